@@ -1,0 +1,73 @@
+-- spend: requests, errors, tokens by kind, computed and gateway-reported cost, per group and
+-- time bucket. Dimensions are always selected; a dimension not grouped by is NULL (its CASE is
+-- constant), so one static statement serves every `group_by` and nothing is spliced into SQL.
+--
+-- Parameters:
+--   $from, $to                 TIMESTAMP    half-open range [from, to), UTC
+--   $bucket_starts             TIMESTAMP[]  sorted bucket starts, UTC; the first is <= $from
+--   $g_<dimension>             BOOLEAN      group by that dimension (team, project, user,
+--                                           api_key, provider, model, model_requested, route,
+--                                           source, status)
+--   $g_tag1, $g_tag2, $g_tag3  VARCHAR      tag keys to group by, or NULL
+--   $f_<dimension>             VARCHAR[]    allowed values, or NULL for no filter
+--                                           ($f_status is INTEGER[])
+--   $f_tag1_key … $f_tag3_key  VARCHAR      tag key to filter on, or NULL
+--   $f_tag1_values …           VARCHAR[]    allowed values of that tag
+--
+-- Result columns: bucket_start, team, project, user, api_key, provider, model (the model_key),
+--   model_requested, route, source, status, tag1, tag2, tag3, requests, errors, input_tokens,
+--   output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
+--   reported_cost_usd, unpriced_requests.
+--   `requests` sums request_count (aggregated rows count for many calls); `cost_usd` sums the
+--   priced rows only, and `unpriced_requests` says how many calls it leaves out.
+WITH buckets AS (
+    SELECT unnest($bucket_starts::TIMESTAMP[]) AS bucket_start
+),
+events AS (
+    SELECT *
+    FROM usage_events
+    WHERE ts >= $from::TIMESTAMP
+      AND ts < $to::TIMESTAMP
+      AND ($f_team::VARCHAR[] IS NULL OR list_contains($f_team::VARCHAR[], team))
+      AND ($f_project::VARCHAR[] IS NULL OR list_contains($f_project::VARCHAR[], project))
+      AND ($f_user::VARCHAR[] IS NULL OR list_contains($f_user::VARCHAR[], user_id))
+      AND ($f_api_key::VARCHAR[] IS NULL OR list_contains($f_api_key::VARCHAR[], api_key_id))
+      AND ($f_provider::VARCHAR[] IS NULL OR list_contains($f_provider::VARCHAR[], provider))
+      AND ($f_model::VARCHAR[] IS NULL OR list_contains($f_model::VARCHAR[], model_key))
+      AND ($f_model_requested::VARCHAR[] IS NULL OR list_contains($f_model_requested::VARCHAR[], model_requested))
+      AND ($f_route::VARCHAR[] IS NULL OR list_contains($f_route::VARCHAR[], route))
+      AND ($f_source::VARCHAR[] IS NULL OR list_contains($f_source::VARCHAR[], source))
+      AND ($f_status::INTEGER[] IS NULL OR list_contains($f_status::INTEGER[], status_code))
+      AND ($f_tag1_key::VARCHAR IS NULL OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))
+      AND ($f_tag2_key::VARCHAR IS NULL OR list_contains($f_tag2_values::VARCHAR[], tags[$f_tag2_key::VARCHAR]))
+      AND ($f_tag3_key::VARCHAR IS NULL OR list_contains($f_tag3_values::VARCHAR[], tags[$f_tag3_key::VARCHAR]))
+)
+SELECT
+    b.bucket_start,
+    CASE WHEN $g_team::BOOLEAN THEN e.team END AS team,
+    CASE WHEN $g_project::BOOLEAN THEN e.project END AS project,
+    CASE WHEN $g_user::BOOLEAN THEN e.user_id END AS "user",
+    CASE WHEN $g_api_key::BOOLEAN THEN e.api_key_id END AS api_key,
+    CASE WHEN $g_provider::BOOLEAN THEN e.provider END AS provider,
+    CASE WHEN $g_model::BOOLEAN THEN e.model_key END AS model,
+    CASE WHEN $g_model_requested::BOOLEAN THEN e.model_requested END AS model_requested,
+    CASE WHEN $g_route::BOOLEAN THEN e.route END AS route,
+    CASE WHEN $g_source::BOOLEAN THEN e.source END AS source,
+    CASE WHEN $g_status::BOOLEAN THEN e.status_code END AS status,
+    CASE WHEN $g_tag1::VARCHAR IS NOT NULL THEN e.tags[$g_tag1::VARCHAR] END AS tag1,
+    CASE WHEN $g_tag2::VARCHAR IS NOT NULL THEN e.tags[$g_tag2::VARCHAR] END AS tag2,
+    CASE WHEN $g_tag3::VARCHAR IS NOT NULL THEN e.tags[$g_tag3::VARCHAR] END AS tag3,
+    sum(e.request_count)::BIGINT AS requests,
+    sum(CASE WHEN e.is_error THEN e.request_count ELSE 0 END)::BIGINT AS errors,
+    sum(e.input_tokens)::BIGINT AS input_tokens,
+    sum(e.output_tokens)::BIGINT AS output_tokens,
+    sum(e.cached_input_tokens)::BIGINT AS cached_input_tokens,
+    sum(e.cache_write_tokens)::BIGINT AS cache_write_tokens,
+    sum(e.reasoning_tokens)::BIGINT AS reasoning_tokens,
+    sum(e.cost_usd)::DECIMAL(38, 12) AS cost_usd,
+    sum(e.reported_cost_usd)::DECIMAL(38, 12) AS reported_cost_usd,
+    sum(CASE WHEN e.cost_source = 'unpriced' THEN e.request_count ELSE 0 END)::BIGINT AS unpriced_requests
+FROM events e
+ASOF JOIN buckets b ON e.ts >= b.bucket_start
+GROUP BY ALL
+ORDER BY b.bucket_start

@@ -1,0 +1,61 @@
+//! The OpenAPI document, assembled in one place from the handlers' `#[utoipa::path]`
+//! annotations. `llm-ledger openapi` writes it; `openapi/openapi.json` is the checked-in copy a
+//! test keeps current.
+
+use utoipa::OpenApi;
+
+use super::{docs, error, health, ingest, prices, reports};
+use crate::pipeline;
+use crate::pricing::spec;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "llm-ledger",
+        description = "One exact ledger for LLM traffic from every gateway: ingest any gateway's logs, price every call from an effective-dated catalog, and report spend. Money is always a JSON string holding an exact decimal; timestamps are RFC 3339.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        ingest::ingest,
+        reports::report,
+        prices::list_prices,
+        prices::add_prices,
+        docs::openapi_json,
+        docs::docs_page,
+    ),
+    components(schemas(
+        error::ErrorBody,
+        error::ErrorDetail,
+        pipeline::IngestResponse,
+        pipeline::RejectedSchema,
+        reports::ReportDocument,
+        crate::reports::spend::SpendRow,
+        spec::PriceSpec,
+        spec::Variant,
+        prices::PriceList,
+        prices::PriceListing,
+        prices::PricesAdded,
+        prices::PricesBody,
+        health::Health,
+    )),
+    tags(
+        (name = "ingest", description = "Usage records in, from any gateway"),
+        (name = "reports", description = "Spend and usage reports"),
+        (name = "prices", description = "The effective-dated price catalog"),
+        (name = "health", description = "Liveness and readiness"),
+        (name = "docs", description = "This document")
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as pretty JSON, with a trailing newline (the checked-in form).
+///
+/// # Errors
+/// When serialisation fails (a defect).
+pub fn document_json() -> Result<String, serde_json::Error> {
+    let mut text = ApiDoc::openapi().to_pretty_json()?;
+    text.push('\n');
+    Ok(text)
+}

@@ -1,0 +1,633 @@
+//! Command-line glue: flags and `LEDGER_*` variables (clap merges the two, flags winning) over
+//! the optional TOML file over defaults, then one call into the library per command.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use llm_ledger::config::{Config, RawConfig};
+use llm_ledger::ingest::FormatChoice;
+use llm_ledger::ingest::body::Encoding;
+use llm_ledger::pipeline::{self, IngestResponse, RejectedOut};
+use llm_ledger::pricing::{self, spec::parse_instant};
+use llm_ledger::{api, reports, server, store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "llm-ledger",
+    version,
+    about = "One exact ledger for LLM traffic from every gateway"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct GlobalArgs {
+    /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
+    /// request_timeout, prices_file, memory_limit).
+    #[arg(long, env = "LEDGER_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory of the ledger's DuckDB file [default: ./data].
+    #[arg(long, env = "LEDGER_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log filter (`info`, `llm_ledger=debug`) [default: info].
+    #[arg(long, env = "LEDGER_LOG", global = true)]
+    log: Option<String>,
+    /// Price overrides file (TOML or CSV).
+    #[arg(long, env = "LEDGER_PRICES_FILE", global = true)]
+    prices_file: Option<PathBuf>,
+    /// DuckDB memory limit (`2GB`) [default: DuckDB's, 80% of RAM].
+    #[arg(long, env = "LEDGER_MEMORY_LIMIT", global = true)]
+    memory_limit: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the HTTP API (zero config: 127.0.0.1:8080, data in ./data).
+    Serve(ServeArgs),
+    /// Load log files through the same pipeline as POST /v1/ingest.
+    Import(ImportArgs),
+    /// Print a report.
+    Report(ReportArgs),
+    /// Print the OpenAPI document (or write it with --out).
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Price catalog tools.
+    #[command(subcommand)]
+    Prices(PricesCommand),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LEDGER_BIND")]
+    bind: Option<String>,
+    /// Largest request body after decompression [default: 64MiB].
+    #[arg(long, env = "LEDGER_MAX_BODY")]
+    max_body: Option<String>,
+    /// Ingest requests that may wait for the writer before 503 writer_busy [default: 64].
+    #[arg(long, env = "LEDGER_WRITER_QUEUE")]
+    writer_queue: Option<usize>,
+    /// Time limit of one request [default: 60s].
+    #[arg(long, env = "LEDGER_REQUEST_TIMEOUT")]
+    request_timeout: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// Files to load (.gz and .zst are decompressed).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// `auto` or a format name.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Store nothing of a file that has any bad record.
+    #[arg(long)]
+    strict: bool,
+    /// Send to a running server (`http://127.0.0.1:8080`) instead of opening the data directory.
+    #[arg(long)]
+    server: Option<String>,
+    /// NDJSON records per batch.
+    #[arg(long, default_value_t = 5000)]
+    batch_records: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Report name: spend.
+    name: String,
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    /// Comma list of dimensions (team, project, user, api_key, provider, model, model_requested,
+    /// route, source, status, tag:KEY).
+    #[arg(long)]
+    group_by: Option<String>,
+    /// hour, day, week or month.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// IANA time zone.
+    #[arg(long)]
+    tz: Option<String>,
+    /// Filter as DIMENSION=VALUE (repeatable; `tag:env=prod`).
+    #[arg(long = "filter")]
+    filters: Vec<String>,
+    #[arg(long)]
+    limit: Option<usize>,
+    /// table (default), json or csv.
+    #[arg(long, default_value = "table")]
+    output: String,
+    /// Ask a running server instead of opening the data directory.
+    #[arg(long)]
+    server: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PricesCommand {
+    /// Rebuild the shipped catalog (JSON Lines) from a LiteLLM price map.
+    BuildCatalog {
+        /// The LiteLLM price map (model_prices_and_context_window.json).
+        #[arg(long)]
+        litellm_map: PathBuf,
+        /// When the prices take effect (YYYY-MM-DD or RFC 3339).
+        #[arg(long, default_value = "1970-01-01")]
+        effective_from: String,
+        /// Where the source of the map is noted in each entry.
+        #[arg(long, default_value = "litellm model_prices_and_context_window.json")]
+        note: String,
+        /// Output file [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever stops the command, with context for people.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Serve(args) => {
+            let config = build_config(&global, Some(&args))?;
+            init_logging(&config.log);
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(server::serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let config = build_config(&global, None)?;
+            init_logging(config.log.as_str().replace("info", "warn").as_str());
+            import(&config, &args)
+        }
+        Command::Report(args) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            report(&config, &args)
+        }
+        Command::Openapi { out } => {
+            let text = api::openapi::document_json().context("serialising the OpenAPI document")?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+                }
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prices(PricesCommand::BuildCatalog {
+            litellm_map,
+            effective_from,
+            note,
+            out,
+        }) => {
+            let text = std::fs::read_to_string(&litellm_map)
+                .with_context(|| format!("reading {}", litellm_map.display()))?;
+            let from = parse_instant(&effective_from)
+                .context("--effective-from: expected YYYY-MM-DD or RFC 3339")?;
+            let summary = pricing::litellm_map::convert(&text, from, &note)?;
+            let mut lines = String::new();
+            for spec in &summary.specs {
+                lines.push_str(&serde_json::to_string(spec)?);
+                lines.push('\n');
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, lines).with_context(|| format!("writing {}", path.display()))?
+                }
+                None => print!("{lines}"),
+            }
+            eprintln!(
+                "{} models read: {} entries written, {} without token prices skipped, {} duplicate keys skipped",
+                summary.models_read,
+                summary.specs.len(),
+                summary.skipped_no_token_price,
+                summary.skipped_duplicates
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {
+    let file = match &global.config {
+        Some(path) => RawConfig::from_file(path)?,
+        None => RawConfig::default(),
+    };
+    let cli = RawConfig {
+        bind: serve.and_then(|args| args.bind.clone()),
+        data_dir: global.data_dir.clone(),
+        log: global.log.clone(),
+        max_body: serve.and_then(|args| args.max_body.clone()),
+        writer_queue: serve.and_then(|args| args.writer_queue),
+        request_timeout: serve.and_then(|args| args.request_timeout.clone()),
+        prices_file: global.prices_file.clone(),
+        memory_limit: global.memory_limit.clone(),
+    };
+    Ok(Config::resolve(file.overlay(cli))?)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (tests calling in) is harmless; keep the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The totals of an import.
+#[derive(Default)]
+struct ImportSummary {
+    received: usize,
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+    errors: Vec<(PathBuf, RejectedOut)>,
+}
+
+impl ImportSummary {
+    fn add(&mut self, file: &Path, response: &IngestResponse, index_offset: usize, line_offset: usize) {
+        self.received += response.received;
+        self.accepted += response.accepted;
+        self.duplicates += response.duplicates;
+        self.rejected += response.rejected;
+        for error in &response.errors {
+            if self.errors.len() >= 50 {
+                break;
+            }
+            let mut error = error.clone();
+            error.index += index_offset;
+            error.line = error.line.map(|line| line + line_offset);
+            self.errors.push((file.to_path_buf(), error));
+        }
+    }
+}
+
+/// One batch of a file: its text, and where it starts among the file's records and lines.
+struct Chunk {
+    body: Vec<u8>,
+    index_offset: usize,
+    line_offset: usize,
+}
+
+fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let choice = FormatChoice::parse(&args.format).with_context(|| {
+        format!(
+            "--format: unknown format `{}`; use auto or one of {}",
+            args.format,
+            llm_ledger::ingest::format_names().join(", ")
+        )
+    })?;
+    let total_bytes: u64 = args
+        .files
+        .iter()
+        .map(|path| std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0))
+        .sum();
+    let progress = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(total_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bar:40} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let started = Instant::now();
+    let mut summary = ImportSummary::default();
+    let ledger = match &args.server {
+        Some(_) => None,
+        None => Some(server::open_ledger(config)?),
+    };
+    for path in &args.files {
+        progress.set_message(path.display().to_string());
+        let chunks = read_chunks(path, args.batch_records)?;
+        if args.strict && ledger.is_some() {
+            // All or nothing per file: validate every chunk before storing any.
+            let catalog = ledger.as_ref().map(|ledger| ledger.prices.current());
+            let mut prepared_all = Vec::new();
+            let mut bad = false;
+            for chunk in chunks {
+                let catalog = catalog.clone().context("the ledger is open")?;
+                let prepared = pipeline::prepare(chunk.body, Encoding::Identity, u64::MAX, choice, &catalog)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                bad |= !prepared.rejected.is_empty();
+                prepared_all.push((prepared, chunk.index_offset, chunk.line_offset));
+            }
+            for (prepared, index_offset, line_offset) in prepared_all {
+                let strict = bad;
+                let writer = &ledger.as_ref().context("the ledger is open")?.writer;
+                let (response, _) = runtime.block_on(pipeline::store(writer, prepared, strict, true))?;
+                summary.add(path, &response, index_offset, line_offset);
+            }
+        } else {
+            for chunk in chunks {
+                let size = chunk.body.len() as u64;
+                let response = match (&ledger, &args.server) {
+                    (Some(ledger), _) => {
+                        let catalog = ledger.prices.current();
+                        let prepared =
+                            pipeline::prepare(chunk.body, Encoding::Identity, u64::MAX, choice, &catalog)
+                                .with_context(|| format!("reading {}", path.display()))?;
+                        runtime
+                            .block_on(pipeline::store(&ledger.writer, prepared, args.strict, true))?
+                            .0
+                    }
+                    (None, Some(url)) => post_chunk(url, &chunk.body, &args.format, args.strict)?,
+                    (None, None) => bail!("no ledger to import into"),
+                };
+                summary.add(path, &response, chunk.index_offset, chunk.line_offset);
+                progress.inc(size);
+            }
+        }
+    }
+    progress.finish_and_clear();
+    if let Some(ledger) = ledger {
+        let server::Ledger {
+            writer,
+            writer_thread,
+            ..
+        } = ledger;
+        drop(writer);
+        writer_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "received {} · accepted {} · duplicates {} · rejected {}  ({:.1} s, {:.0} records/s)",
+        summary.received,
+        summary.accepted,
+        summary.duplicates,
+        summary.rejected,
+        elapsed,
+        summary.received as f64 / elapsed.max(1e-9)
+    );
+    for (file, error) in &summary.errors {
+        println!(
+            "  {}: record {}{} {}{}: {}",
+            file.display(),
+            error.index,
+            error
+                .line
+                .map(|line| format!(" (line {line})"))
+                .unwrap_or_default(),
+            error.code,
+            error
+                .field
+                .as_deref()
+                .map(|field| format!(" `{field}`"))
+                .unwrap_or_default(),
+            error.message
+        );
+    }
+    if summary.rejected > summary.errors.len() {
+        println!("  … and {} more", summary.rejected - summary.errors.len());
+    }
+    Ok(if summary.rejected > 0 && args.strict {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads a file into batches: NDJSON is cut every `batch_records` lines (bounded memory, a
+/// progress bar that moves); a JSON array or a single document is one batch.
+fn read_chunks(path: &Path, batch_records: usize) -> anyhow::Result<Vec<Chunk>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let name = path.to_string_lossy();
+    let reader: Box<dyn Read> = match Encoding::from_file_name(&name) {
+        Encoding::Identity => Box::new(file),
+        Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Encoding::Zstd => Box::new(zstd::stream::read::Decoder::new(file).context("opening zstd stream")?),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut first_line = Vec::new();
+    reader
+        .read_until(b'\n', &mut first_line)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let trimmed: &[u8] = first_line.trim_ascii();
+    let first_is_record =
+        trimmed.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok();
+    let first_is_blank = trimmed.is_empty();
+    if !first_is_record {
+        let mut body = first_line;
+        reader
+            .read_to_end(&mut body)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok(vec![Chunk {
+            body,
+            index_offset: 0,
+            line_offset: 0,
+        }]);
+    }
+    let batch_records = batch_records.max(1);
+    let mut chunks = Vec::new();
+    let mut body = first_line;
+    let mut records_in_chunk = usize::from(!first_is_blank);
+    let (mut index_offset, mut line_offset, mut lines_in_chunk) = (0, 0, 1);
+    loop {
+        if records_in_chunk >= batch_records {
+            chunks.push(Chunk {
+                body: std::mem::take(&mut body),
+                index_offset,
+                line_offset,
+            });
+            index_offset += records_in_chunk;
+            line_offset += lines_in_chunk;
+            records_in_chunk = 0;
+            lines_in_chunk = 0;
+        }
+        let mut line = Vec::new();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        lines_in_chunk += 1;
+        if !line.trim_ascii().is_empty() {
+            records_in_chunk += 1;
+        }
+        body.extend_from_slice(&line);
+    }
+    if !body.trim_ascii().is_empty() {
+        chunks.push(Chunk {
+            body,
+            index_offset,
+            line_offset,
+        });
+    }
+    Ok(chunks)
+}
+
+fn post_chunk(url: &str, body: &[u8], format: &str, strict: bool) -> anyhow::Result<IngestResponse> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(body)?;
+    let compressed = encoder.finish()?;
+    let endpoint = format!(
+        "{}/v1/ingest?format={format}&strict={strict}",
+        url.trim_end_matches('/')
+    );
+    let client = reqwest::blocking::Client::new();
+    let mut attempt = 0;
+    loop {
+        let response = client
+            .post(&endpoint)
+            .header("content-type", "application/x-ndjson")
+            .header("content-encoding", "gzip")
+            .body(compressed.clone())
+            .send()
+            .with_context(|| format!("posting to {endpoint}"))?;
+        let status = response.status();
+        if status.as_u16() == 503 && attempt < 20 {
+            attempt += 1;
+            std::thread::sleep(std::time::Duration::from_millis(250 * attempt));
+            continue;
+        }
+        let text = response.text()?;
+        if status.is_success() || status.as_u16() == 422 {
+            return serde_json::from_str(&text)
+                .with_context(|| format!("reading the server's answer: {text}"));
+        }
+        bail!("the server answered {status}: {text}");
+    }
+}
+
+fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut push = |name: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            pairs.push((name.to_owned(), value.clone()));
+        }
+    };
+    push("from", &args.from);
+    push("to", &args.to);
+    push("group_by", &args.group_by);
+    push("bucket", &args.bucket);
+    push("tz", &args.tz);
+    push("limit", &args.limit.map(|limit| limit.to_string()));
+    for filter in &args.filters {
+        let (name, value) = filter
+            .split_once('=')
+            .with_context(|| format!("--filter `{filter}`: expected DIMENSION=VALUE"))?;
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    let output = args.output.as_str();
+    let wire_format = if output == "csv" { "csv" } else { "json" };
+    pairs.push(("format".to_owned(), wire_format.to_owned()));
+
+    let body: Vec<u8> = match &args.server {
+        Some(url) => {
+            let endpoint = format!("{}/v1/reports/{}", url.trim_end_matches('/'), args.name);
+            let endpoint = reqwest::Url::parse_with_params(&endpoint, &pairs)
+                .with_context(|| format!("bad server URL `{url}`"))?;
+            let response = reqwest::blocking::Client::new()
+                .get(endpoint.clone())
+                .send()
+                .with_context(|| format!("asking {endpoint}"))?;
+            let status = response.status();
+            let bytes = response.bytes()?.to_vec();
+            if !status.is_success() {
+                bail!(
+                    "the server answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+            bytes
+        }
+        None => {
+            let opened = store::Store::open(&config.data_dir, &store::StoreOptions::default())?;
+            let report = opened
+                .readers
+                .with_conn(|conn| reports::run(&args.name, &pairs, conn, chrono::Utc::now()))?;
+            report.encode()?.0
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match output {
+        "csv" => stdout.write_all(&body)?,
+        "json" => {
+            let document: serde_json::Value = serde_json::from_slice(&body)?;
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
+        }
+        _ => {
+            let document: serde_json::Value = serde_json::from_slice(&body)?;
+            write_table(&mut stdout, &document)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints report rows as an aligned text table, then the totals.
+fn write_table(out: &mut impl Write, document: &serde_json::Value) -> anyhow::Result<()> {
+    let rows = document
+        .get("rows")
+        .and_then(|rows| rows.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let Some(first) = rows.first().and_then(|row| row.as_object()) else {
+        writeln!(out, "(no rows)")?;
+        return Ok(());
+    };
+    let columns: Vec<String> = first.keys().cloned().collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| columns.iter().map(|column| text(&row[column.as_str()])).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(idx, column)| {
+            cells
+                .iter()
+                .map(|row| row[idx].len())
+                .max()
+                .unwrap_or(0)
+                .max(column.len())
+        })
+        .collect();
+    let line = |values: &[String]| -> String {
+        values
+            .iter()
+            .zip(&widths)
+            .map(|(value, width)| format!("{value:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "{}", line(&columns))?;
+    for row in &cells {
+        writeln!(out, "{}", line(row))?;
+    }
+    if let Some(totals) = document.get("totals").and_then(|totals| totals.as_object()) {
+        let summary: Vec<String> = totals
+            .iter()
+            .map(|(name, value)| format!("{name}={}", text(value)))
+            .collect();
+        writeln!(out, "totals: {}", summary.join("  "))?;
+    }
+    Ok(())
+}

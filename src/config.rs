@@ -1,0 +1,231 @@
+//! Settings: defaults < optional TOML file < `LEDGER_*` environment < command-line flags.
+//!
+//! The raw layer ([`RawConfig`]) is what each source says, all optional; [`Config::resolve`]
+//! merges the layers and validates them once into typed values. A bad value stops startup with a
+//! message naming the key. Nothing else in the crate reads the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file `{path}`")]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the config file `{path}` is invalid: {reason}")]
+    ParseFile { path: PathBuf, reason: String },
+    #[error("`{key}` is invalid: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// One layer of settings as a source states them. Field names are the TOML keys; the env
+/// variables are `LEDGER_` + the upper-cased key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address to listen on (`127.0.0.1:8080`).
+    pub bind: Option<String>,
+    /// Directory of the DuckDB file (`./data`).
+    pub data_dir: Option<PathBuf>,
+    /// `tracing` filter (`info`, `llm_ledger=debug`).
+    pub log: Option<String>,
+    /// Largest request body after decompression (`64MiB`).
+    pub max_body: Option<String>,
+    /// Ingest requests that may wait for the writer before `503 writer_busy`.
+    pub writer_queue: Option<usize>,
+    /// Time limit of one request (`60s`).
+    pub request_timeout: Option<String>,
+    /// Price overrides file (TOML or CSV).
+    pub prices_file: Option<PathBuf>,
+    /// DuckDB memory limit (`2GB`); DuckDB's default when absent.
+    pub memory_limit: Option<String>,
+}
+
+impl RawConfig {
+    /// Reads a TOML config file.
+    ///
+    /// # Errors
+    /// When the file cannot be read or has unknown keys or wrong types.
+    pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// Overlays `higher` on `self`: every value `higher` sets wins.
+    pub fn overlay(self, higher: RawConfig) -> RawConfig {
+        RawConfig {
+            bind: higher.bind.or(self.bind),
+            data_dir: higher.data_dir.or(self.data_dir),
+            log: higher.log.or(self.log),
+            max_body: higher.max_body.or(self.max_body),
+            writer_queue: higher.writer_queue.or(self.writer_queue),
+            request_timeout: higher.request_timeout.or(self.request_timeout),
+            prices_file: higher.prices_file.or(self.prices_file),
+            memory_limit: higher.memory_limit.or(self.memory_limit),
+        }
+    }
+}
+
+/// Limits of one ingest request.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestLimits {
+    /// Largest body, compressed and after decompression.
+    pub max_body_bytes: u64,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log: String,
+    pub ingest: IngestLimits,
+    pub writer_queue: usize,
+    pub request_timeout: Duration,
+    pub prices_file: Option<PathBuf>,
+    pub memory_limit: Option<String>,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+
+impl Config {
+    /// Validates merged settings.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad key.
+    pub fn resolve(raw: RawConfig) -> Result<Config, ConfigError> {
+        let bind = raw.bind.as_deref().unwrap_or(DEFAULT_BIND);
+        let bind: SocketAddr = bind.parse().map_err(|_| ConfigError::Invalid {
+            key: "bind",
+            reason: format!("expected an address such as `127.0.0.1:8080`, got `{bind}`"),
+        })?;
+        let max_body_bytes = match raw.max_body.as_deref() {
+            None => DEFAULT_MAX_BODY,
+            Some(text) => parse_byte_size(text).ok_or_else(|| ConfigError::Invalid {
+                key: "max_body",
+                reason: format!("expected a size such as `64MiB`, got `{text}`"),
+            })?,
+        };
+        let request_timeout = match raw.request_timeout.as_deref() {
+            None => Duration::from_secs(60),
+            Some(text) => parse_duration(text).ok_or_else(|| ConfigError::Invalid {
+                key: "request_timeout",
+                reason: format!("expected a duration such as `60s`, got `{text}`"),
+            })?,
+        };
+        let writer_queue = raw.writer_queue.unwrap_or(64);
+        if writer_queue == 0 {
+            return Err(ConfigError::Invalid {
+                key: "writer_queue",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(Config {
+            bind,
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            log: raw.log.unwrap_or_else(|| "info".to_owned()),
+            ingest: IngestLimits { max_body_bytes },
+            writer_queue,
+            request_timeout,
+            prices_file: raw.prices_file,
+            memory_limit: raw.memory_limit,
+        })
+    }
+}
+
+/// Parses `64MiB`, `10MB`, `512k`, `1048576`.
+pub fn parse_byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+/// Parses `30s`, `5m`, `2h`, `1d`, `250ms`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => return Some(Duration::from_millis(number)),
+        "" | "s" => number,
+        "m" => number.checked_mul(60)?,
+        "h" => number.checked_mul(3600)?,
+        "d" => number.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_config_has_safe_defaults() {
+        let config = Config::resolve(RawConfig::default()).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.ingest.max_body_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn higher_layers_win_and_bad_values_name_their_key() {
+        let file = RawConfig {
+            bind: Some("127.0.0.1:9000".to_owned()),
+            log: Some("debug".to_owned()),
+            ..RawConfig::default()
+        };
+        let flags = RawConfig {
+            bind: Some("127.0.0.1:9100".to_owned()),
+            ..RawConfig::default()
+        };
+        let config = Config::resolve(file.overlay(flags)).unwrap();
+        assert_eq!(config.bind.port(), 9100);
+        assert_eq!(config.log, "debug");
+        let bad = RawConfig {
+            max_body: Some("lots".to_owned()),
+            ..RawConfig::default()
+        };
+        match Config::resolve(bad) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "max_body"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_byte_size("64MiB"), Some(64 << 20));
+        assert_eq!(parse_byte_size("10 kb"), Some(10_000));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,265 @@
+//! Ingest: request bodies in any supported format → validated canonical records, plus one
+//! [`Rejected`] entry per bad candidate row.
+//!
+//! Flow: [`body::decode`] (gzip/zstd with a size cap) → [`body::split`] (array, document or
+//! NDJSON) → envelopes ([`detect`]) → format detection on the first object → the format's
+//! [`Adapter`] turns each record into candidate rows → [`Adapter::finish_batch`] links attempts
+//! across records.
+//!
+//! Adding a format means one new file with an [`Adapter`], one line in [`ADAPTERS`], a fixture
+//! and a compliance-test entry; nothing else changes.
+//!
+//! Invariants: `ingest` never writes to the store and never prices; it knows nothing of HTTP.
+//! Parsers never panic on any input: every problem is a [`FieldError`] or an [`IngestError`].
+
+pub mod body;
+mod canonical;
+mod common;
+mod detect;
+mod json;
+mod reject;
+
+use std::borrow::Cow;
+
+pub(crate) use common::Draft;
+pub use reject::{RejectCode, Rejected};
+
+use crate::model::{Source, UsageRecord};
+use json::Obj;
+use reject::FieldError;
+
+/// One gateway log format. Implementations live in `ingest/<source>.rs`.
+pub(crate) trait Adapter: Send + Sync {
+    /// The format's name, which is also the `source` of the records it produces.
+    fn source(&self) -> Source;
+
+    /// Whether a record (an object, after envelopes are unwrapped) is in this format. Tests the
+    /// presence of keys only, so a record with malformed values is still detected and then
+    /// rejected field by field.
+    fn detect(&self, obj: &Obj<'_>) -> bool;
+
+    /// Turns one record into zero or more candidate rows (an OTLP document holds many spans; a
+    /// non-LLM span yields none and is not counted).
+    fn parse(&self, obj: &Obj<'_>, out: &mut Vec<Result<Draft, FieldError>>);
+
+    /// Fixes up rows whose meaning depends on other records of the batch (attempt chains).
+    fn finish_batch(&self, _rows: &mut [Draft]) {}
+}
+
+/// Every supported format, in detection order (`shared/formats/README.md`, "Auto-detection").
+pub(crate) static ADAPTERS: &[&dyn Adapter] = &[&canonical::Canonical];
+
+/// Whether the body's format is sniffed or forced (`?format=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Forced(Source),
+}
+
+impl FormatChoice {
+    /// Parses the `format` parameter: `auto` or a format name.
+    pub fn parse(name: &str) -> Option<FormatChoice> {
+        if name == "auto" {
+            return Some(FormatChoice::Auto);
+        }
+        let source = Source::parse(name)?;
+        ADAPTERS
+            .iter()
+            .any(|adapter| adapter.source() == source)
+            .then_some(FormatChoice::Forced(source))
+    }
+}
+
+/// Names of the formats this build accepts, for error messages and docs.
+pub fn format_names() -> Vec<&'static str> {
+    ADAPTERS.iter().map(|adapter| adapter.source().as_str()).collect()
+}
+
+/// A failure of the whole request body. Per-record problems are [`Rejected`] entries instead.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the request body is empty")]
+    EmptyBody,
+    #[error("the body is not JSON: {reason}")]
+    InvalidJson { reason: String },
+    #[error("the body is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("no supported format recognised: {reason}")]
+    UnknownFormat { reason: String },
+    #[error("the body is larger than {limit} bytes after decompression")]
+    PayloadTooLarge { limit: u64 },
+    #[error("the {encoding} stream cannot be decoded: {reason}")]
+    BadEncoding { encoding: &'static str, reason: String },
+}
+
+/// An accepted candidate row with its position in the body.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub index: usize,
+    pub line: Option<usize>,
+    pub record: UsageRecord,
+}
+
+/// The outcome of parsing one body, before pricing and storing.
+#[derive(Debug, Default)]
+pub struct ParsedBatch {
+    /// The format used; `None` only when the body held no candidate row at all.
+    pub format: Option<Source>,
+    pub received: usize,
+    pub accepted: Vec<Located>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// A record's text after document-level text envelopes are unwrapped.
+struct Document<'a> {
+    line: Option<usize>,
+    text: Result<Cow<'a, str>, FieldError>,
+}
+
+/// Parses a decoded body into records.
+///
+/// # Errors
+/// Whole-body problems only: empty, not JSON, not UTF-8, no format recognised.
+pub fn parse_body(body: &[u8], choice: FormatChoice) -> Result<ParsedBatch, IngestError> {
+    let records = body::split(body)?.records;
+    let documents: Vec<Document<'_>> = records.into_iter().map(to_document).collect();
+
+    // Each document becomes the objects it holds; unparseable ones stay as errors.
+    let mut objects: Vec<(Option<usize>, Result<Obj<'_>, FieldError>)> = Vec::with_capacity(documents.len());
+    for document in &documents {
+        match &document.text {
+            Err(error) => objects.push((document.line, Err(error.clone()))),
+            Ok(text) => match Obj::parse(text) {
+                Err(error) => objects.push((document.line, Err(invalid_json(&error)))),
+                Ok(obj) => {
+                    for inner in detect::unwrap_envelope(obj) {
+                        objects.push((document.line, Ok(inner)));
+                    }
+                }
+            },
+        }
+    }
+
+    let adapter = choose_adapter(&objects, choice)?;
+    let mut batch = ParsedBatch {
+        format: Some(adapter.source()),
+        ..ParsedBatch::default()
+    };
+    let mut drafts: Vec<(usize, Option<usize>, Draft)> = Vec::with_capacity(objects.len());
+    let mut candidates = Vec::new();
+    for (line, object) in objects {
+        let obj = match object {
+            Err(error) => {
+                push_rejected(&mut batch, line, error);
+                continue;
+            }
+            Ok(obj) => obj,
+        };
+        if choice == FormatChoice::Auto && !adapter.detect(&obj) {
+            let message = format!(
+                "the record is not in the batch's format `{}`; send one format per request",
+                adapter.source()
+            );
+            push_rejected(
+                &mut batch,
+                line,
+                FieldError::record(RejectCode::FormatMismatch, message),
+            );
+            continue;
+        }
+        adapter.parse(&obj, &mut candidates);
+        for candidate in candidates.drain(..) {
+            match candidate {
+                Ok(draft) => {
+                    drafts.push((batch.received, line, draft));
+                    batch.received += 1;
+                }
+                Err(error) => push_rejected(&mut batch, line, error),
+            }
+        }
+    }
+
+    let mut rows: Vec<Draft> = Vec::with_capacity(drafts.len());
+    let mut positions = Vec::with_capacity(drafts.len());
+    for (index, line, draft) in drafts {
+        positions.push((index, line));
+        rows.push(draft);
+    }
+    adapter.finish_batch(&mut rows);
+    batch.accepted = positions
+        .into_iter()
+        .zip(rows)
+        .map(|((index, line), draft)| Located {
+            index,
+            line,
+            record: draft.record,
+        })
+        .collect();
+    Ok(batch)
+}
+
+fn to_document(record: body::RawRecord<'_>) -> Document<'_> {
+    let text = match record.text {
+        Err(body::LineProblem::InvalidUtf8) => Err(FieldError::record(
+            RejectCode::InvalidUtf8,
+            "the line is not valid UTF-8",
+        )),
+        // Only a record mentioning `ddsource` can be a text envelope; the others are parsed once,
+        // later.
+        Ok(text) if memchr::memmem::find(text.as_bytes(), b"\"ddsource\"").is_some() => {
+            match Obj::parse(text) {
+                Ok(obj) => Ok(detect::unwrap_text_envelope(&obj)
+                    .map(|inner| Cow::Owned(inner.into_owned()))
+                    .unwrap_or(Cow::Borrowed(text))),
+                // Reported when the objects are built, with the parser's message.
+                Err(_) => Ok(Cow::Borrowed(text)),
+            }
+        }
+        Ok(text) => Ok(Cow::Borrowed(text)),
+    };
+    Document {
+        line: record.line,
+        text,
+    }
+}
+
+fn choose_adapter(
+    objects: &[(Option<usize>, Result<Obj<'_>, FieldError>)],
+    choice: FormatChoice,
+) -> Result<&'static dyn Adapter, IngestError> {
+    if let FormatChoice::Forced(source) = choice {
+        return ADAPTERS
+            .iter()
+            .copied()
+            .find(|adapter| adapter.source() == source)
+            .ok_or_else(|| IngestError::UnknownFormat {
+                reason: format!("format `{source}` is not supported"),
+            });
+    }
+    let Some(first) = objects.iter().find_map(|(_, object)| object.as_ref().ok()) else {
+        return Err(IngestError::InvalidJson {
+            reason: "no record of the body parses as a JSON object".to_owned(),
+        });
+    };
+    detect::detect(first).ok_or_else(|| IngestError::UnknownFormat {
+        reason: format!(
+            "the first record matches none of the supported formats ({}); pass ?format=NAME to force one",
+            format_names().join(", ")
+        ),
+    })
+}
+
+fn push_rejected(batch: &mut ParsedBatch, line: Option<usize>, error: FieldError) {
+    batch.rejected.push(Rejected {
+        index: batch.received,
+        line,
+        field: error.field,
+        code: error.code,
+        message: error.message,
+    });
+    batch.received += 1;
+}
+
+fn invalid_json(error: &serde_json::Error) -> FieldError {
+    FieldError::record(RejectCode::InvalidJson, format!("not a JSON object: {error}"))
+}

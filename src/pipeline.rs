@@ -1,0 +1,157 @@
+//! The ingest pipeline both front doors share (`POST /v1/ingest` and `llm-ledger import`):
+//! decode → parse → price, then the writer stores what is new. Keeping it in one place is what
+//! makes an imported file and a posted body end in the same rows.
+
+use serde::Serialize;
+
+use crate::ingest::{self, FormatChoice, IngestError, Rejected};
+use crate::model::Source;
+use crate::pricing::{self, Catalog, PricedRecord};
+use crate::store::{IngestOutcome, StoreError, Writer};
+
+/// Most per-record errors listed in one response; the counts stay exact.
+pub const MAX_LISTED_ERRORS: usize = 1000;
+
+/// A parsed and priced body, not yet stored.
+pub struct Prepared {
+    pub format: Option<Source>,
+    pub received: usize,
+    pub priced: Vec<PricedRecord>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// Decodes, parses and prices a body. Blocking: run it off the async workers.
+///
+/// # Errors
+/// Whole-body problems ([`IngestError`]).
+pub fn prepare(
+    raw: Vec<u8>,
+    encoding: ingest::body::Encoding,
+    max_body_bytes: u64,
+    choice: FormatChoice,
+    catalog: &Catalog,
+) -> Result<Prepared, IngestError> {
+    let body = ingest::body::decode(encoding, raw, max_body_bytes)?;
+    let parsed = ingest::parse_body(&body, choice)?;
+    let priced = parsed
+        .accepted
+        .into_iter()
+        .map(|located| pricing::price(catalog, located.record))
+        .collect();
+    Ok(Prepared {
+        format: parsed.format,
+        received: parsed.received,
+        priced,
+        rejected: parsed.rejected,
+    })
+}
+
+/// The ingest response (DESIGN.md, "Ingest response").
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct IngestResponse {
+    /// The format the body was read as.
+    #[schema(example = "litellm")]
+    pub format: Option<String>,
+    /// Candidate rows in the body.
+    pub received: usize,
+    /// Rows stored by this request.
+    pub accepted: usize,
+    /// Rows whose `(source, event_id)` was already stored, or repeated in the body.
+    pub duplicates: usize,
+    /// Rows refused; each is listed in `errors`.
+    pub rejected: usize,
+    /// Why each refused row was refused (at most 1000 are listed).
+    #[schema(value_type = Vec<RejectedSchema>)]
+    pub errors: Vec<RejectedOut>,
+    /// True when more rows were refused than `errors` lists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub errors_truncated: bool,
+}
+
+/// One refused row in a response.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RejectedOut {
+    pub index: usize,
+    pub line: Option<usize>,
+    pub field: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+/// OpenAPI shape of [`RejectedOut`].
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RejectedSchema {
+    /// 0-based position of the row among the body's records.
+    index: usize,
+    /// 1-based physical line; null inside a JSON array.
+    line: Option<usize>,
+    /// The field at fault as a dotted path in the sent format; null for the whole record.
+    field: Option<String>,
+    /// `invalid_json`, `invalid_utf8`, `missing_field`, `invalid_type`, `invalid_value`,
+    /// `field_too_long`, `unknown_field` or `format_mismatch`.
+    code: String,
+    message: String,
+}
+
+impl IngestResponse {
+    pub fn new(
+        prepared_format: Option<Source>,
+        received: usize,
+        rejected: &[Rejected],
+        outcome: IngestOutcome,
+    ) -> IngestResponse {
+        IngestResponse {
+            format: prepared_format.map(|source| source.as_str().to_owned()),
+            received,
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+            rejected: rejected.len(),
+            errors: rejected
+                .iter()
+                .take(MAX_LISTED_ERRORS)
+                .map(|rejected| RejectedOut {
+                    index: rejected.index,
+                    line: rejected.line,
+                    field: rejected.field.clone(),
+                    code: rejected.code.as_str().to_owned(),
+                    message: rejected.message.clone(),
+                })
+                .collect(),
+            errors_truncated: rejected.len() > MAX_LISTED_ERRORS,
+        }
+    }
+}
+
+/// Stores a prepared body unless strict mode refuses it; returns the response and whether it
+/// was refused (strict with rejections: nothing stored).
+///
+/// # Errors
+/// Store failures ([`StoreError::WriterBusy`] when the queue is full and `wait` is false).
+pub async fn store(
+    writer: &Writer,
+    prepared: Prepared,
+    strict: bool,
+    wait: bool,
+) -> Result<(IngestResponse, bool), StoreError> {
+    let Prepared {
+        format,
+        received,
+        priced,
+        rejected,
+    } = prepared;
+    if strict && !rejected.is_empty() {
+        return Ok((
+            IngestResponse::new(format, received, &rejected, IngestOutcome::default()),
+            true,
+        ));
+    }
+    let outcome = if priced.is_empty() {
+        IngestOutcome::default()
+    } else if wait {
+        writer.ingest_waiting(priced).await?
+    } else {
+        writer.ingest(priced).await?
+    };
+    Ok((IngestResponse::new(format, received, &rejected, outcome), false))
+}

@@ -1,0 +1,496 @@
+//! The in-memory price catalog: validated entries indexed for the lookup ladder, and the choice
+//! of the entry in force at a record's `ts`.
+//!
+//! Layers: the catalog shipped with the binary (`catalog.jsonl`), the operator's overrides file,
+//! and prices added through the API. At the same `effective_from` a higher layer wins; otherwise
+//! the entry with the latest `effective_from` not after `ts` (and whose `effective_to` is after
+//! `ts`) is in force.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::PricingError;
+use super::lookup::{
+    first_party_rank, normalize, strip_region_prefix, strip_routing_prefix, strip_snapshot_date,
+};
+use super::spec::{PriceSpec, Rates};
+use crate::model::{PricePerToken, Provider, ServiceTier, Usd};
+
+/// Where an entry comes from. At equal `effective_from`, the higher layer wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// Shipped with the binary, derived from the public LiteLLM price map.
+    Shipped,
+    /// The operator's overrides file (`prices_file`).
+    File,
+    /// Added through `POST /v1/prices` (stored in the ledger).
+    User,
+}
+
+impl Layer {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Layer::Shipped => "catalog",
+            Layer::File => "file",
+            Layer::User => "user",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Layer> {
+        match name {
+            "catalog" => Some(Layer::Shipped),
+            "file" => Some(Layer::File),
+            "user" => Some(Layer::User),
+            _ => None,
+        }
+    }
+}
+
+/// Per-token prices of one card. `None` components fall back (see [`super::cost`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateCard {
+    pub input: Option<PricePerToken>,
+    pub output: Option<PricePerToken>,
+    pub cached_input: Option<PricePerToken>,
+    pub cache_write: Option<PricePerToken>,
+    pub cache_write_1h: Option<PricePerToken>,
+    pub reasoning: Option<PricePerToken>,
+    pub per_request: Option<Usd>,
+}
+
+impl RateCard {
+    fn from_rates(rates: &Rates, field: &str) -> Result<RateCard, PricingError> {
+        let per_token = |value: Option<rust_decimal::Decimal>, component: &str| {
+            value
+                .map(PricePerToken::from_per_million)
+                .transpose()
+                .map_err(|_| PricingError::InvalidSpec {
+                    reason: format!("`{field}{component}` must be a non-negative price"),
+                })
+        };
+        Ok(RateCard {
+            input: per_token(rates.input_per_mtok, "input_per_mtok")?,
+            output: per_token(rates.output_per_mtok, "output_per_mtok")?,
+            cached_input: per_token(rates.cached_input_per_mtok, "cached_input_per_mtok")?,
+            cache_write: per_token(rates.cache_write_per_mtok, "cache_write_per_mtok")?,
+            cache_write_1h: per_token(rates.cache_write_1h_per_mtok, "cache_write_1h_per_mtok")?,
+            reasoning: per_token(rates.reasoning_per_mtok, "reasoning_per_mtok")?,
+            per_request: rates.per_request.map(Usd::new).transpose().map_err(|_| {
+                PricingError::InvalidSpec {
+                    reason: format!("`{field}per_request` must not be negative"),
+                }
+            })?,
+        })
+    }
+}
+
+/// A card that replaces base prices for a service tier, above an input size, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantCard {
+    pub service_tier: ServiceTier,
+    pub above_input_tokens: u64,
+    pub card: RateCard,
+}
+
+/// One validated catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceEntry {
+    /// `<layer>:<provider>/<model>@<effective_from>`: which entry priced a record, for audit.
+    pub price_id: String,
+    pub layer: Layer,
+    pub provider: Provider,
+    /// The provider's model id, lower-cased, as matched against records.
+    pub model: String,
+    /// The normalised model name shared across gateways.
+    pub model_key: String,
+    pub effective_from: DateTime<Utc>,
+    pub effective_to: Option<DateTime<Utc>>,
+    pub base: RateCard,
+    pub variants: Vec<VariantCard>,
+    /// The entry as written, for display.
+    pub spec: PriceSpec,
+}
+
+impl PriceEntry {
+    /// Validates a spec into an entry.
+    ///
+    /// # Errors
+    /// [`PricingError::InvalidSpec`] naming the problem.
+    pub fn from_spec(layer: Layer, mut spec: PriceSpec) -> Result<PriceEntry, PricingError> {
+        let invalid = |reason: String| PricingError::InvalidSpec { reason };
+        if spec.provider.trim().is_empty() || spec.model.trim().is_empty() {
+            return Err(invalid("`provider` and `model` must not be empty".to_owned()));
+        }
+        if let Some(to) = spec.effective_to
+            && to <= spec.effective_from
+        {
+            return Err(invalid(format!(
+                "`effective_to` ({to}) must be after `effective_from` ({})",
+                spec.effective_from
+            )));
+        }
+        let rates = spec.rates();
+        if rates == Rates::default() && spec.variants.is_empty() {
+            return Err(invalid(format!(
+                "price for `{}` has no price component",
+                spec.model
+            )));
+        }
+        let provider = Provider::normalize(&spec.provider);
+        let model = spec.model.trim().to_ascii_lowercase();
+        let model_key = spec
+            .model_key
+            .as_deref()
+            .map(|key| key.trim().to_ascii_lowercase())
+            .filter(|key| !key.is_empty())
+            .unwrap_or_else(|| normalize(&model));
+        spec.provider = provider.as_str().to_owned();
+        spec.model_key = Some(model_key.clone());
+        let base = RateCard::from_rates(&rates, "")?;
+        let mut variants = Vec::with_capacity(spec.variants.len());
+        for variant in &spec.variants {
+            let service_tier = match variant.service_tier.as_deref() {
+                None => ServiceTier::Standard,
+                Some(name) => ServiceTier::parse(name)
+                    .ok_or_else(|| invalid(format!("unknown service tier `{name}`")))?,
+            };
+            if service_tier == ServiceTier::Standard && variant.above_input_tokens == 0 {
+                return Err(invalid(
+                    "a variant needs a service tier or an input-token threshold".to_owned(),
+                ));
+            }
+            variants.push(VariantCard {
+                service_tier,
+                above_input_tokens: variant.above_input_tokens,
+                card: RateCard::from_rates(&variant.rates(), "variants.")?,
+            });
+        }
+        let price_id = format!(
+            "{}:{}/{}@{}",
+            layer.as_str(),
+            provider,
+            model,
+            format_effective(spec.effective_from)
+        );
+        Ok(PriceEntry {
+            price_id,
+            layer,
+            provider,
+            model,
+            model_key,
+            effective_from: spec.effective_from,
+            effective_to: spec.effective_to,
+            base,
+            variants,
+            spec,
+        })
+    }
+
+    pub fn in_force_at(&self, ts: DateTime<Utc>) -> bool {
+        self.effective_from <= ts && self.effective_to.is_none_or(|to| ts < to)
+    }
+}
+
+/// `YYYY-MM-DD` for midnight, the full instant otherwise.
+fn format_effective(instant: DateTime<Utc>) -> String {
+    if instant.time() == chrono::NaiveTime::MIN {
+        instant.format("%Y-%m-%d").to_string()
+    } else {
+        instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    }
+}
+
+type Key = (Provider, String);
+
+/// The result of looking a record's model up.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The normalised model name: the entry's when priced, the record's own normalised model
+    /// otherwise.
+    pub model_key: String,
+    pub entry: Option<Arc<PriceEntry>>,
+}
+
+/// All price entries, indexed for the lookup ladder.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    entries: Vec<Arc<PriceEntry>>,
+    /// (provider, provider model id) → entries.
+    exact: HashMap<Key, Vec<usize>>,
+    /// (provider, model_key) → entries grouped by provider model id, preferred id first.
+    by_key: HashMap<Key, Vec<Vec<usize>>>,
+    /// model_key → providers that price it, first party first.
+    providers_of: HashMap<String, Vec<Provider>>,
+    /// alias → entries whose spec lists it.
+    aliases: HashMap<String, Vec<usize>>,
+}
+
+impl Catalog {
+    /// Builds the catalog from validated entries.
+    pub fn new(entries: Vec<PriceEntry>) -> Catalog {
+        let entries: Vec<Arc<PriceEntry>> = entries.into_iter().map(Arc::new).collect();
+        let mut exact: HashMap<Key, Vec<usize>> = HashMap::new();
+        let mut grouped: HashMap<Key, HashMap<String, Vec<usize>>> = HashMap::new();
+        let mut aliases: HashMap<String, Vec<usize>> = HashMap::new();
+        for (idx, entry) in entries.iter().enumerate() {
+            exact
+                .entry((entry.provider.clone(), entry.model.clone()))
+                .or_default()
+                .push(idx);
+            grouped
+                .entry((entry.provider.clone(), entry.model_key.clone()))
+                .or_default()
+                .entry(entry.model.clone())
+                .or_default()
+                .push(idx);
+            for alias in &entry.spec.aliases {
+                aliases
+                    .entry(alias.trim().to_ascii_lowercase())
+                    .or_default()
+                    .push(idx);
+            }
+        }
+        let mut by_key = HashMap::with_capacity(grouped.len());
+        let mut providers_of: HashMap<String, Vec<Provider>> = HashMap::new();
+        for ((provider, model_key), models) in grouped {
+            let mut models: Vec<(String, Vec<usize>)> = models.into_iter().collect();
+            // The id that is the key itself first, then ids without a Region prefix, then by name.
+            models.sort_by(|(a, _), (b, _)| {
+                let rank = |model: &str| {
+                    (
+                        model != model_key,
+                        strip_region_prefix(model).is_some(),
+                        model.len(),
+                    )
+                };
+                rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+            });
+            providers_of
+                .entry(model_key.clone())
+                .or_default()
+                .push(provider.clone());
+            by_key.insert(
+                (provider, model_key),
+                models.into_iter().map(|(_, ids)| ids).collect(),
+            );
+        }
+        for (model_key, providers) in &mut providers_of {
+            providers.sort_by(|a, b| {
+                first_party_rank(a.as_str(), model_key)
+                    .cmp(&first_party_rank(b.as_str(), model_key))
+                    .then_with(|| a.as_str().cmp(b.as_str()))
+            });
+        }
+        Catalog {
+            entries,
+            exact,
+            by_key,
+            providers_of,
+            aliases,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<PriceEntry>> {
+        self.entries.iter()
+    }
+
+    /// Returns the entry in force at `ts` among `candidates`: the latest `effective_from`, then
+    /// the highest layer.
+    fn in_force(&self, candidates: &[usize], ts: DateTime<Utc>) -> Option<&Arc<PriceEntry>> {
+        candidates
+            .iter()
+            .map(|idx| &self.entries[*idx])
+            .filter(|entry| entry.in_force_at(ts))
+            .max_by_key(|entry| (entry.effective_from, entry.layer))
+    }
+
+    fn exact_in_force(
+        &self,
+        provider: &Provider,
+        model: &str,
+        ts: DateTime<Utc>,
+    ) -> Option<&Arc<PriceEntry>> {
+        let candidates = self.exact.get(&(provider.clone(), model.to_owned()))?;
+        self.in_force(candidates, ts)
+    }
+
+    fn key_in_force(
+        &self,
+        provider: &Provider,
+        model_key: &str,
+        ts: DateTime<Utc>,
+    ) -> Option<&Arc<PriceEntry>> {
+        let groups = self.by_key.get(&(provider.clone(), model_key.to_owned()))?;
+        groups.iter().find_map(|group| self.in_force(group, ts))
+    }
+
+    /// Finds the price of `model` served by `provider` at `ts` with the lookup ladder of
+    /// `shared/formats/README.md`: user aliases, exact id, routing prefixes stripped, Bedrock
+    /// Region prefix stripped, normalised name, undated alias of a dated snapshot, and finally
+    /// the same model priced by another provider (first party first).
+    pub fn resolve(&self, provider: &Provider, model: &str, ts: DateTime<Utc>) -> Resolution {
+        let lowered = model.trim().to_ascii_lowercase();
+        let model_key = normalize(&lowered);
+        let found = self.find(provider, &lowered, &model_key, ts);
+        Resolution {
+            model_key: found.map_or(model_key, |entry| entry.model_key.clone()),
+            entry: found.cloned(),
+        }
+    }
+
+    fn find(
+        &self,
+        provider: &Provider,
+        lowered: &str,
+        model_key: &str,
+        ts: DateTime<Utc>,
+    ) -> Option<&Arc<PriceEntry>> {
+        if let Some(candidates) = self.aliases.get(lowered) {
+            let own: Vec<usize> = candidates
+                .iter()
+                .copied()
+                .filter(|idx| &self.entries[*idx].provider == provider)
+                .collect();
+            if let Some(entry) = self.in_force(&own, ts).or_else(|| self.in_force(candidates, ts)) {
+                return Some(entry);
+            }
+        }
+        if let Some(entry) = self.exact_in_force(provider, lowered, ts) {
+            return Some(entry);
+        }
+        let mut stripped = lowered;
+        while let Some(rest) = strip_routing_prefix(stripped) {
+            stripped = rest;
+            if let Some(entry) = self.exact_in_force(provider, stripped, ts) {
+                return Some(entry);
+            }
+        }
+        if let Some(rest) = strip_region_prefix(stripped)
+            && let Some(entry) = self.exact_in_force(provider, rest, ts)
+        {
+            return Some(entry);
+        }
+        let undated = strip_snapshot_date(model_key);
+        if let Some(entry) = self.key_in_force(provider, model_key, ts) {
+            return Some(entry);
+        }
+        if let Some(undated) = undated
+            && let Some(entry) = self.key_in_force(provider, undated, ts)
+        {
+            return Some(entry);
+        }
+        // The provider has no price for this model: take another provider's list price for the
+        // same model (OTel's provider names the client API, not always who served the call).
+        for key in std::iter::once(model_key).chain(undated) {
+            if let Some(providers) = self.providers_of.get(key) {
+                for other in providers.iter().filter(|other| *other != provider) {
+                    if let Some(entry) = self.key_in_force(other, key, ts) {
+                        return Some(entry);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pricing::spec::parse_instant;
+
+    fn spec(provider: &str, model: &str, from: &str, input: &str) -> PriceSpec {
+        serde_json::from_value(serde_json::json!({
+            "provider": provider, "model": model, "effective_from": from,
+            "input_per_mtok": input, "output_per_mtok": "1"
+        }))
+        .unwrap()
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        parse_instant(text).unwrap()
+    }
+
+    #[test]
+    fn the_entry_in_force_at_ts_wins() {
+        let catalog = Catalog::new(vec![
+            PriceEntry::from_spec(Layer::Shipped, spec("openai", "gpt-4o", "1970-01-01", "5")).unwrap(),
+            PriceEntry::from_spec(
+                Layer::User,
+                spec("openai", "gpt-4o", "2026-11-23T12:00:00Z", "2.5"),
+            )
+            .unwrap(),
+        ]);
+        let before = catalog.resolve(&Provider::Openai, "gpt-4o", at("2026-11-23T11:59:59Z"));
+        assert_eq!(before.entry.unwrap().price_id, "catalog:openai/gpt-4o@1970-01-01");
+        let after = catalog.resolve(&Provider::Openai, "gpt-4o", at("2026-11-23T12:00:00Z"));
+        assert_eq!(
+            after.entry.unwrap().price_id,
+            "user:openai/gpt-4o@2026-11-23T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn the_ladder_finds_bedrock_and_gateway_names() {
+        let catalog = Catalog::new(vec![
+            PriceEntry::from_spec(
+                Layer::Shipped,
+                spec(
+                    "bedrock",
+                    "anthropic.claude-sonnet-4-20250514-v1:0",
+                    "1970-01-01",
+                    "3",
+                ),
+            )
+            .unwrap(),
+            PriceEntry::from_spec(
+                Layer::Shipped,
+                spec(
+                    "bedrock",
+                    "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                    "1970-01-01",
+                    "3.3",
+                ),
+            )
+            .unwrap(),
+            PriceEntry::from_spec(
+                Layer::Shipped,
+                spec("openai", "gpt-4o-mini", "1970-01-01", "0.15"),
+            )
+            .unwrap(),
+        ]);
+        let ts = at("2026-11-23");
+        let regional = catalog.resolve(
+            &Provider::Bedrock,
+            "us.anthropic.claude-sonnet-4-20250514-v1:0",
+            ts,
+        );
+        assert_eq!(regional.model_key, "claude-sonnet-4-20250514");
+        assert_eq!(
+            regional.entry.unwrap().model,
+            "us.anthropic.claude-sonnet-4-20250514-v1:0"
+        );
+        let direct = catalog.resolve(&Provider::Anthropic, "claude-sonnet-4-20250514", ts);
+        assert_eq!(
+            direct.entry.unwrap().model,
+            "anthropic.claude-sonnet-4-20250514-v1:0"
+        );
+        let dated = catalog.resolve(&Provider::Openai, "gpt-4o-mini-2024-07-18", ts);
+        assert_eq!(dated.model_key, "gpt-4o-mini");
+        let routed = catalog.resolve(&Provider::Openai, "openai/gpt-4o-mini", ts);
+        assert_eq!(routed.entry.unwrap().model, "gpt-4o-mini");
+        let unknown = catalog.resolve(&Provider::SelfHosted, "acme-triage-7b", ts);
+        assert!(unknown.entry.is_none());
+        assert_eq!(unknown.model_key, "acme-triage-7b");
+    }
+}

@@ -1,0 +1,107 @@
+//! Binds the group-by and filter parameters shared by report SQL files (`$g_<dimension>`,
+//! `$f_<dimension>`, `$g_tag1..3`, `$f_tag1..3_key/_values`). Values are bound, never spliced.
+
+use duckdb::types::Value;
+
+use super::ReportError;
+use super::params::{CommonParams, Dimension, MAX_TAG_FILTERS, MAX_TAG_GROUPS};
+
+/// Named parameters of one statement.
+#[derive(Debug, Default)]
+pub struct Bindings {
+    pairs: Vec<(String, Value)>,
+}
+
+impl Bindings {
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.pairs.push((name.to_owned(), value));
+    }
+
+    /// The bindings in the form duckdb's named-parameter APIs take.
+    pub fn as_params(&self) -> Vec<(&str, &dyn duckdb::ToSql)> {
+        self.pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value as &dyn duckdb::ToSql))
+            .collect()
+    }
+}
+
+fn text_list(values: &[String]) -> Value {
+    Value::List(values.iter().cloned().map(Value::Text).collect())
+}
+
+fn param_name(dimension: &Dimension) -> &'static str {
+    match dimension {
+        Dimension::Team => "team",
+        Dimension::Project => "project",
+        Dimension::User => "user",
+        Dimension::ApiKey => "api_key",
+        Dimension::Provider => "provider",
+        Dimension::Model => "model",
+        Dimension::ModelRequested => "model_requested",
+        Dimension::Route => "route",
+        Dimension::Source => "source",
+        Dimension::Status => "status",
+        Dimension::Tag(_) => "tag",
+    }
+}
+
+/// Binds `$g_*` and `$f_*` for `params`. Returns the tag keys grouped by, in `tag1..3` order.
+///
+/// # Errors
+/// [`ReportError::InvalidParameter`] for a `status` filter value that is not a number.
+pub fn bind_dimensions(params: &CommonParams, bindings: &mut Bindings) -> Result<Vec<String>, ReportError> {
+    for dimension in Dimension::FIXED {
+        let name = param_name(&dimension);
+        bindings.set(
+            &format!("g_{name}"),
+            Value::Boolean(params.group_by.contains(&dimension)),
+        );
+        let filter = match (params.filter_values(&dimension), &dimension) {
+            (None, _) => Value::Null,
+            (Some(values), Dimension::Status) => {
+                let mut codes = Vec::with_capacity(values.len());
+                for value in values {
+                    let code = value.parse::<i32>().map_err(|_| {
+                        ReportError::invalid("status", format!("`{value}` is not an HTTP status"))
+                    })?;
+                    codes.push(Value::Int(code));
+                }
+                Value::List(codes)
+            }
+            (Some(values), _) => text_list(values),
+        };
+        bindings.set(&format!("f_{name}"), filter);
+    }
+    let tag_groups: Vec<String> = params
+        .group_by
+        .iter()
+        .filter_map(|dimension| match dimension {
+            Dimension::Tag(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    for slot in 0..MAX_TAG_GROUPS {
+        let value = tag_groups
+            .get(slot)
+            .map_or(Value::Null, |key| Value::Text(key.clone()));
+        bindings.set(&format!("g_tag{}", slot + 1), value);
+    }
+    let tag_filters: Vec<(&String, &Vec<String>)> = params
+        .filters
+        .iter()
+        .filter_map(|filter| match &filter.dimension {
+            Dimension::Tag(key) => Some((key, &filter.values)),
+            _ => None,
+        })
+        .collect();
+    for slot in 0..MAX_TAG_FILTERS {
+        let (key, values) = match tag_filters.get(slot) {
+            Some((key, values)) => (Value::Text((*key).clone()), text_list(values)),
+            None => (Value::Null, Value::Null),
+        };
+        bindings.set(&format!("f_tag{}_key", slot + 1), key);
+        bindings.set(&format!("f_tag{}_values", slot + 1), values);
+    }
+    Ok(tag_groups)
+}

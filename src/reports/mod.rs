@@ -1,0 +1,155 @@
+//! Reports: one report = one SQL file in `queries/` + its typed parameters + its rows.
+//!
+//! What lives here: [`params`] (the parameters every report takes), [`buckets`] (time buckets
+//! in a time zone), [`filters`] (binding group-by and filter parameters), [`output`] (DuckDB
+//! result → polars DataFrame → JSON/CSV/Parquet), and one module per report.
+//!
+//! Invariants: reports only read (through [`crate::store::Readers`]); user values are always
+//! bound parameters; the only identifiers that vary come from the closed [`params::Dimension`]
+//! list; money stays decimal from DuckDB to the response.
+
+pub mod buckets;
+pub mod filters;
+pub mod output;
+pub mod params;
+pub mod spend;
+
+use crate::store::StoreError;
+
+/// A report request that cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("parameter `{parameter}`: {reason}")]
+    InvalidParameter { parameter: String, reason: String },
+    #[error("unknown report `{0}`")]
+    UnknownReport(String),
+    #[error("the report query failed")]
+    Query(#[source] duckdb::Error),
+    #[error("the report result cannot be shaped: {0}")]
+    Shape(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ReportError {
+    pub(crate) fn invalid(parameter: &str, reason: impl Into<String>) -> ReportError {
+        ReportError::InvalidParameter {
+            parameter: parameter.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<polars::error::PolarsError> for ReportError {
+    fn from(error: polars::error::PolarsError) -> ReportError {
+        ReportError::Shape(error.to_string())
+    }
+}
+
+/// The names of the reports this build serves.
+pub const REPORT_NAMES: &[&str] = &["spend"];
+
+use chrono::{DateTime, Utc};
+use polars::prelude::DataFrame;
+use serde_json::{Map, Value as Json};
+
+use params::{CommonParams, OutputFormat};
+
+/// A computed report: rows as a DataFrame plus totals and the parameters that made it.
+pub struct Report {
+    pub name: &'static str,
+    pub params: CommonParams,
+    pub rows: DataFrame,
+    pub totals: Map<String, Json>,
+}
+
+impl Report {
+    pub(crate) fn new(
+        name: &'static str,
+        params: &CommonParams,
+        rows: DataFrame,
+        totals: Map<String, Json>,
+    ) -> Report {
+        Report {
+            name,
+            params: params.clone(),
+            rows,
+            totals,
+        }
+    }
+
+    /// The report as the API returns it: JSON document, or CSV / Parquet rows.
+    ///
+    /// # Errors
+    /// When the rows cannot be encoded.
+    pub fn encode(mut self) -> Result<(Vec<u8>, &'static str), ReportError> {
+        match self.params.format {
+            OutputFormat::Json => {
+                let document = self.to_json()?;
+                let body =
+                    serde_json::to_vec(&document).map_err(|error| ReportError::Shape(error.to_string()))?;
+                Ok((body, "application/json"))
+            }
+            OutputFormat::Csv => Ok((
+                output::encode(&mut self.rows, OutputFormat::Csv)?,
+                "text/csv; charset=utf-8",
+            )),
+            OutputFormat::Parquet => Ok((
+                output::encode(&mut self.rows, OutputFormat::Parquet)?,
+                "application/vnd.apache.parquet",
+            )),
+        }
+    }
+
+    /// The JSON document of the report.
+    ///
+    /// # Errors
+    /// When a row cannot be read.
+    pub fn to_json(&self) -> Result<Json, ReportError> {
+        let params = &self.params;
+        let stamp = |instant: DateTime<Utc>| {
+            Json::String(
+                instant
+                    .with_timezone(&params.tz)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            )
+        };
+        let mut document = Map::new();
+        document.insert("report".to_owned(), Json::String(self.name.to_owned()));
+        document.insert("from".to_owned(), stamp(params.from));
+        document.insert("to".to_owned(), stamp(params.to));
+        document.insert("tz".to_owned(), Json::String(params.tz.name().to_owned()));
+        document.insert(
+            "bucket".to_owned(),
+            params
+                .bucket
+                .map_or(Json::Null, |bucket| Json::String(bucket.name().to_owned())),
+        );
+        document.insert(
+            "group_by".to_owned(),
+            Json::Array(params.group_by.iter().map(|d| Json::String(d.label())).collect()),
+        );
+        document.insert("rows".to_owned(), Json::Array(output::rows_json(&self.rows)?));
+        document.insert("totals".to_owned(), Json::Object(self.totals.clone()));
+        Ok(Json::Object(document))
+    }
+}
+
+/// Parses a report's parameters and runs it on a read connection.
+///
+/// # Errors
+/// [`ReportError::UnknownReport`], invalid parameters, query failures.
+pub fn run(
+    name: &str,
+    pairs: &[(String, String)],
+    conn: &duckdb::Connection,
+    now: DateTime<Utc>,
+) -> Result<Report, ReportError> {
+    match name {
+        "spend" => {
+            let params = CommonParams::parse(pairs, &[], now)?;
+            spend::run(conn, &params)
+        }
+        other => Err(ReportError::UnknownReport(other.to_owned())),
+    }
+}

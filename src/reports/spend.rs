@@ -1,0 +1,126 @@
+//! `spend`: requests, errors, each token kind, computed cost and gateway-reported cost per group
+//! and time bucket. SQL: `queries/spend.sql`.
+
+use duckdb::Connection;
+use duckdb::types::Value;
+use polars::prelude::DataType;
+use serde::Serialize;
+
+use super::Report;
+use super::ReportError;
+use super::buckets::buckets;
+use super::filters::{Bindings, bind_dimensions};
+use super::output::{query_frame, shape_grouped, totals};
+use super::params::CommonParams;
+use crate::store::reader::timestamp_value;
+
+pub const SQL: &str = include_str!("../../queries/spend.sql");
+
+/// The metric columns of a spend row, in output order.
+pub const METRICS: &[&str] = &[
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "reported_cost_usd",
+    "unpriced_requests",
+];
+
+/// One row of the spend report (documentation of the JSON shape; dimension columns appear only
+/// when grouped by, tag columns as `tag:<key>`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SpendRow {
+    /// Local start of the time bucket (RFC 3339 with offset); present when `bucket` is set.
+    pub bucket: Option<String>,
+    pub team: Option<String>,
+    pub project: Option<String>,
+    pub user: Option<String>,
+    pub api_key: Option<String>,
+    pub provider: Option<String>,
+    /// The normalised model (`model_key`).
+    pub model: Option<String>,
+    pub model_requested: Option<String>,
+    pub route: Option<String>,
+    pub source: Option<String>,
+    pub status: Option<i32>,
+    /// Calls (sum of `request_count`).
+    pub requests: i64,
+    /// Calls with `status_code >= 400` or an `error_type`.
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
+    /// Computed cost of the priced calls, exact decimal.
+    #[schema(example = "0.012345000000")]
+    pub cost_usd: Option<String>,
+    /// What the gateways reported, exact decimal.
+    pub reported_cost_usd: Option<String>,
+    /// Calls of models without a price: not in `cost_usd`, never counted as $0.
+    pub unpriced_requests: i64,
+}
+
+fn empty_schema() -> Vec<(&'static str, DataType)> {
+    let mut schema = vec![(
+        "bucket_start",
+        DataType::Datetime(polars::prelude::TimeUnit::Microseconds, None),
+    )];
+    for name in [
+        "team",
+        "project",
+        "user",
+        "api_key",
+        "provider",
+        "model",
+        "model_requested",
+        "route",
+        "source",
+    ] {
+        schema.push((name, DataType::String));
+    }
+    schema.push(("status", DataType::Int32));
+    for name in ["tag1", "tag2", "tag3"] {
+        schema.push((name, DataType::String));
+    }
+    for name in METRICS {
+        let dtype = if name.ends_with("_usd") {
+            DataType::Decimal(Some(38), Some(12))
+        } else {
+            DataType::Int64
+        };
+        schema.push((name, dtype));
+    }
+    schema
+}
+
+/// Runs the spend report.
+///
+/// # Errors
+/// Invalid parameters, or a failing query.
+pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportError> {
+    let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
+    let mut bindings = Bindings::default();
+    bindings.set("from", timestamp_value(params.from));
+    bindings.set("to", timestamp_value(params.to));
+    bindings.set(
+        "bucket_starts",
+        Value::List(
+            buckets
+                .iter()
+                .map(|bucket| timestamp_value(bucket.start))
+                .collect(),
+        ),
+    );
+    let tag_keys = bind_dimensions(params, &mut bindings)?;
+    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
+    let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let shaped = shape_grouped(frame, params, &buckets, &tag_keys, METRICS)?;
+    let totals = totals(&shaped, METRICS)?;
+    let limited = shaped.head(params.limit);
+    Ok(Report::new("spend", params, limited, totals))
+}

@@ -1,0 +1,202 @@
+//! A running ledger: open the store, load prices, start the writer, serve HTTP, and shut down
+//! gracefully (stop accepting, let in-flight requests finish, let the writer drain and commit,
+//! checkpoint).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::pricing::{self, PriceBook, PriceSpec};
+use crate::store::{Readers, Store, StoreError, StoreOptions, Writer, WriterOptions};
+
+/// What an opened ledger is made of, for the server and the CLI.
+pub struct Ledger {
+    pub writer: Writer,
+    pub writer_thread: std::thread::JoinHandle<()>,
+    pub readers: Arc<Readers>,
+    pub prices: Arc<PriceBook>,
+}
+
+/// Opens the store, loads the price layers and starts the writer.
+///
+/// # Errors
+/// Store, price-file and thread failures, with context.
+pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
+    let store = Store::open(
+        &config.data_dir,
+        &StoreOptions {
+            memory_limit: config.memory_limit.clone(),
+            ..StoreOptions::default()
+        },
+    )?;
+    let user_specs = store
+        .readers
+        .with_conn(load_user_prices)
+        .context("loading stored prices")?;
+    let file_specs = match &config.prices_file {
+        Some(path) => pricing::overrides::read(path)
+            .with_context(|| format!("reading prices file `{}`", path.display()))?,
+        None => Vec::new(),
+    };
+    let shipped = pricing::shipped_specs().context("loading the shipped catalog")?;
+    let book = PriceBook::new(shipped, file_specs, user_specs).context("building the price catalog")?;
+    let (writer, writer_thread, readers) = Writer::start(
+        store,
+        WriterOptions {
+            queue_capacity: config.writer_queue,
+            ..WriterOptions::default()
+        },
+    )
+    .context("starting the writer thread")?;
+    Ok(Ledger {
+        writer,
+        writer_thread,
+        readers: Arc::new(readers),
+        prices: Arc::new(book),
+    })
+}
+
+fn load_user_prices(conn: &duckdb::Connection) -> Result<Vec<PriceSpec>, StoreError> {
+    let mut statement = conn
+        .prepare("SELECT spec FROM prices WHERE layer = 'user' ORDER BY created_at, price_id")
+        .map_err(StoreError::db("reading stored prices"))?;
+    let texts = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(StoreError::db("reading stored prices"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::db("reading stored prices"))?;
+    texts
+        .iter()
+        .map(|text| {
+            serde_json::from_str(text)
+                .map_err(|error| StoreError::Rows(format!("a stored price is unreadable: {error}")))
+        })
+        .collect()
+}
+
+/// Serves HTTP until SIGINT/SIGTERM, then shuts down gracefully. Prints the bound address on
+/// standard output once listening (`llm-ledger listening on http://…`).
+///
+/// # Errors
+/// Startup failures (store locked, port taken, bad prices file).
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let ledger = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || open_ledger(&config)
+    })
+    .await
+    .context("opening the ledger")??;
+    let state = AppState {
+        writer: ledger.writer.clone(),
+        readers: ledger.readers.clone(),
+        prices: ledger.prices.clone(),
+        limits: config.ingest,
+        request_timeout: config.request_timeout,
+    };
+    let Ledger {
+        writer,
+        writer_thread,
+        ..
+    } = ledger;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(RequestId)
+            .configure(api::routes)
+    })
+    .bind(config.bind)
+    .with_context(|| format!("binding {}", config.bind))?
+    .shutdown_timeout(30);
+    let addresses: Vec<SocketAddr> = server.addrs();
+    for address in &addresses {
+        println!("llm-ledger listening on http://{address}");
+    }
+    tracing::info!(bind = ?addresses, data_dir = %config.data_dir.display(), "serving");
+    server.run().await.context("running the HTTP server")?;
+    // Every handler's state is gone with the server; dropping the last writer handle lets the
+    // writer drain its queue, commit and stop.
+    drop(writer);
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await
+        .context("waiting for the writer")?
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Middleware that gives each request an id (the `x-request-id` header, echoed or generated) and
+/// a tracing span carrying it.
+pub struct RequestId;
+
+impl<S, B> actix_web::dev::Transform<S, actix_web::dev::ServiceRequest> for RequestId
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        > + 'static,
+    B: 'static,
+{
+    type Response = actix_web::dev::ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RequestIdService<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(RequestIdService {
+            service: std::rc::Rc::new(service),
+        }))
+    }
+}
+
+pub struct RequestIdService<S> {
+    service: std::rc::Rc<S>,
+}
+
+impl<S, B> actix_web::dev::Service<actix_web::dev::ServiceRequest> for RequestIdService<S>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        > + 'static,
+    B: 'static,
+{
+    type Response = actix_web::dev::ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, request: actix_web::dev::ServiceRequest) -> Self::Future {
+        use tracing::Instrument;
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| !value.is_empty() && value.len() <= 128)
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let span = tracing::debug_span!("request", request_id = %id, method = %request.method(), path = %request.path());
+        let service = self.service.clone();
+        Box::pin(
+            async move {
+                let mut response = service.call(request).await?;
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+                    response.headers_mut().insert(
+                        actix_web::http::header::HeaderName::from_static("x-request-id"),
+                        value,
+                    );
+                }
+                tracing::debug!(status = response.status().as_u16(), "request done");
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}

@@ -1,0 +1,142 @@
+//! The store: one DuckDB file under the data directory, written by exactly one writer thread and
+//! read through a small pool of read connections.
+//!
+//! What lives here: [`Store::open`] (open, lock, migrate), [`writer`] (the only code that runs
+//! INSERT/UPDATE/DELETE), [`reader`] (connections for reports), [`schema`] (migrations),
+//! [`rows`] (priced records → Arrow record batches for the appender).
+//!
+//! Invariants: nothing outside `store::writer` writes to the database; a write is acknowledged
+//! only after its transaction committed; DuckDB calls never run on an async worker.
+
+pub mod reader;
+pub mod rows;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use duckdb::{Config, Connection};
+
+pub use reader::Readers;
+pub use writer::{IngestOutcome, Writer, WriterOptions};
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "ledger.duckdb";
+
+/// A failure of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory `{path}`")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the ledger at `{path}`")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: duckdb::Error,
+    },
+    #[error(
+        "the ledger at `{path}` is in use by another process (a running `llm-ledger serve`?); stop it or talk to it with --server"
+    )]
+    Locked { path: PathBuf },
+    #[error("schema migration {version} failed")]
+    Migration {
+        version: i32,
+        #[source]
+        source: duckdb::Error,
+    },
+    #[error("database error while {context}")]
+    Db {
+        context: &'static str,
+        #[source]
+        source: duckdb::Error,
+    },
+    #[error("cannot convert rows for the database: {0}")]
+    Rows(String),
+    #[error("the writer queue is full")]
+    WriterBusy,
+    #[error("the writer has stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError {
+        move |source| StoreError::Db { context, source }
+    }
+}
+
+/// Tuning of the embedded database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// DuckDB's memory limit, e.g. `"1GB"`; `None` keeps DuckDB's default (80 % of RAM).
+    pub memory_limit: Option<String>,
+    /// Read connections kept open for reports.
+    pub readers: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            memory_limit: None,
+            readers: 4,
+        }
+    }
+}
+
+/// The opened store: the connection the writer will own, and the read pool.
+pub struct Store {
+    pub path: PathBuf,
+    pub(crate) write_conn: Connection,
+    pub readers: Readers,
+}
+
+impl Store {
+    /// Opens (creating if needed) `<data_dir>/ledger.duckdb` and migrates it.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] when another process holds the file; other open and migration
+    /// failures as such.
+    pub fn open(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let mut config = Config::default()
+            // The bundled extensions are linked in; nothing is ever downloaded.
+            .with("autoinstall_known_extensions", "false")
+            .and_then(|config| config.with("autoload_known_extensions", "true"))
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(limit) = &options.memory_limit {
+            config = config
+                .with("memory_limit", limit)
+                .map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        let mut conn = Connection::open_with_flags(&path, config).map_err(|source| {
+            if source.to_string().contains("lock") {
+                StoreError::Locked { path: path.clone() }
+            } else {
+                StoreError::Open {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        })?;
+        schema::migrate(&mut conn)?;
+        let readers = Readers::new(&conn, options.readers)?;
+        Ok(Store {
+            path,
+            write_conn: conn,
+            readers,
+        })
+    }
+}

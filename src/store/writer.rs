@@ -1,0 +1,339 @@
+//! The writer: the only code that changes the database. One OS thread owns the write connection
+//! and serves a bounded queue of requests; callers await a reply that is sent only after the
+//! transaction committed (ack = durable).
+//!
+//! Ingest requests are grouped: whatever is queued when the writer is free (up to
+//! [`WriterOptions::max_group_rows`]) is committed in one transaction, so a burst of small
+//! batches costs one commit, not one each. Dedupe is exact on `(source, event_id)` through the
+//! `event_keys` primary key: within a group the first occurrence wins, and `INSERT … ON CONFLICT
+//! DO NOTHING RETURNING` says which keys are new, with one index probe per key rather than a scan
+//! of history.
+
+use std::collections::HashSet;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use chrono::Utc;
+use duckdb::Connection;
+use duckdb::types::Value;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+
+use super::rows::{event_key, to_record_batch};
+use super::{Store, StoreError};
+use crate::pricing::{PriceEntry, PricedRecord};
+
+/// Writer tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Requests that may wait in the queue before callers get `writer_busy`.
+    pub queue_capacity: usize,
+    /// Rows committed together at most.
+    pub max_group_rows: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            queue_capacity: 64,
+            max_group_rows: 100_000,
+        }
+    }
+}
+
+/// What happened to one ingest request's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Request {
+    Ingest {
+        records: Vec<PricedRecord>,
+        reply: Reply<IngestOutcome>,
+    },
+    AddPrices {
+        entries: Vec<PriceEntry>,
+        reply: Reply<usize>,
+    },
+    Ping {
+        reply: Reply<()>,
+    },
+}
+
+/// A handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Request>,
+}
+
+impl Writer {
+    /// Starts the writer thread on the store's write connection.
+    ///
+    /// # Errors
+    /// When the OS refuses a thread.
+    pub fn spawn(
+        store_conn: Connection,
+        options: WriterOptions,
+    ) -> std::io::Result<(Writer, JoinHandle<()>)> {
+        let (queue, requests) = mpsc::channel(options.queue_capacity.max(1));
+        let handle = std::thread::Builder::new()
+            .name("ledger-writer".to_owned())
+            .spawn(move || run(store_conn, requests, options))?;
+        Ok((Writer { queue }, handle))
+    }
+
+    /// Starts the writer on an opened store, returning the writer and the read pool.
+    ///
+    /// # Errors
+    /// When the OS refuses a thread.
+    pub fn start(
+        store: Store,
+        options: WriterOptions,
+    ) -> std::io::Result<(Writer, JoinHandle<()>, super::Readers)> {
+        let (writer, handle) = Writer::spawn(store.write_conn, options)?;
+        Ok((writer, handle, store.readers))
+    }
+
+    fn submit(&self, request: Request) -> Result<(), StoreError> {
+        self.queue.try_send(request).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => StoreError::WriterBusy,
+            mpsc::error::TrySendError::Closed(_) => StoreError::WriterGone,
+        })
+    }
+
+    /// Stores priced records, returning once they are committed.
+    ///
+    /// # Errors
+    /// [`StoreError::WriterBusy`] when the queue is full (retry later); database failures.
+    pub async fn ingest(&self, records: Vec<PricedRecord>) -> Result<IngestOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Request::Ingest { records, reply })?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Like [`Writer::ingest`], waiting for room in the queue instead of failing when it is full
+    /// (for the CLI importer, which has nobody to answer `busy` to).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn ingest_waiting(&self, records: Vec<PricedRecord>) -> Result<IngestOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Request::Ingest { records, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Stores user price entries (replacing entries with the same price id).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn add_prices(&self, entries: Vec<PriceEntry>) -> Result<usize, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Request::AddPrices { entries, reply })?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Round-trips through the writer: it is alive and its connection answers.
+    ///
+    /// # Errors
+    /// When it is busy, gone, or the database fails.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Request::Ping { reply })?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: WriterOptions) {
+    let mut held: Option<Request> = None;
+    loop {
+        let request = match held.take() {
+            Some(request) => request,
+            None => match requests.blocking_recv() {
+                Some(request) => request,
+                // Every sender is gone: the server is shutting down and the queue is drained.
+                None => break,
+            },
+        };
+        match request {
+            Request::Ingest { records, reply } => {
+                let mut group = vec![(records, reply)];
+                let mut rows: usize = group[0].0.len();
+                while rows < options.max_group_rows {
+                    match requests.try_recv() {
+                        Ok(Request::Ingest { records, reply }) => {
+                            rows += records.len();
+                            group.push((records, reply));
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit_ingest_group(&mut conn, group);
+            }
+            Request::AddPrices { entries, reply } => {
+                let result = insert_prices(&mut conn, &entries);
+                if let Err(error) = &result {
+                    error!(error = %error_chain(error), "storing prices failed");
+                }
+                let _ = reply.send(result); // The caller may have gone away; nothing to undo.
+            }
+            Request::Ping { reply } => {
+                let result = conn
+                    .execute_batch("SELECT 1")
+                    .map_err(StoreError::db("answering a ping"));
+                let _ = reply.send(result); // The caller may have gone away.
+            }
+        }
+    }
+    if let Err(error) = conn.execute_batch("CHECKPOINT") {
+        error!(%error, "final checkpoint failed; the write-ahead log will be replayed on the next start");
+    }
+    info!("writer stopped");
+}
+
+fn commit_ingest_group(conn: &mut Connection, group: Vec<(Vec<PricedRecord>, Reply<IngestOutcome>)>) {
+    let started = Instant::now();
+    match write_group(conn, &group) {
+        Ok(outcomes) => {
+            let accepted: usize = outcomes.iter().map(|outcome| outcome.accepted).sum();
+            let duplicates: usize = outcomes.iter().map(|outcome| outcome.duplicates).sum();
+            info!(
+                requests = group.len(),
+                accepted,
+                duplicates,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "batch committed"
+            );
+            for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome)); // The caller may have gone away; the data is stored.
+            }
+        }
+        Err(error) => {
+            error!(error = %error_chain(&error), requests = group.len(), "batch commit failed; nothing of it was stored");
+            let message = error.to_string();
+            for (_, reply) in group {
+                let _ = reply.send(Err(StoreError::Rows(message.clone()))); // Caller may be gone.
+            }
+        }
+    }
+}
+
+/// Writes a group of ingest requests in one transaction.
+fn write_group(
+    conn: &mut Connection,
+    group: &[(Vec<PricedRecord>, Reply<IngestOutcome>)],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    // First occurrence within the group wins.
+    let mut seen = HashSet::new();
+    let mut firsts: Vec<(usize, &PricedRecord, i128)> = Vec::new();
+    let mut outcomes = vec![IngestOutcome::default(); group.len()];
+    for (request_idx, (records, _)) in group.iter().enumerate() {
+        for priced in records {
+            let key = event_key(priced.record.source, priced.record.event_id.as_str());
+            if seen.insert(key) {
+                firsts.push((request_idx, priced, key));
+            } else {
+                outcomes[request_idx].duplicates += 1;
+            }
+        }
+    }
+    if firsts.is_empty() {
+        return Ok(outcomes);
+    }
+
+    let tx = conn
+        .transaction()
+        .map_err(StoreError::db("beginning a transaction"))?;
+    let keys = Value::List(firsts.iter().map(|(_, _, key)| Value::HugeInt(*key)).collect());
+    let new_keys: HashSet<i128> = {
+        let mut statement = tx
+            .prepare_cached(
+                "INSERT INTO event_keys SELECT unnest(?::HUGEINT[]) ON CONFLICT DO NOTHING RETURNING event_key",
+            )
+            .map_err(StoreError::db("preparing the dedupe statement"))?;
+        let inserted = statement
+            .query_map([keys], |row| row.get::<_, i128>(0))
+            .map_err(StoreError::db("checking event keys"))?;
+        inserted
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::db("reading new event keys"))?
+    };
+    let mut fresh = Vec::with_capacity(new_keys.len());
+    for (request_idx, priced, key) in &firsts {
+        if new_keys.contains(key) {
+            outcomes[*request_idx].accepted += 1;
+            fresh.push(*priced);
+        } else {
+            outcomes[*request_idx].duplicates += 1;
+        }
+    }
+    if !fresh.is_empty() {
+        let batch = to_record_batch(&fresh, Utc::now())?;
+        let mut appender = tx
+            .appender("usage_events")
+            .map_err(StoreError::db("opening the appender"))?;
+        appender
+            .append_record_batch(batch)
+            .map_err(StoreError::db("appending events"))?;
+        appender.flush().map_err(StoreError::db("flushing events"))?;
+    }
+    tx.commit().map_err(StoreError::db("committing a batch"))?;
+    Ok(outcomes)
+}
+
+fn insert_prices(conn: &mut Connection, entries: &[PriceEntry]) -> Result<usize, StoreError> {
+    let tx = conn
+        .transaction()
+        .map_err(StoreError::db("beginning a transaction"))?;
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO prices
+                 (price_id, layer, provider, model, model_key, effective_from, effective_to, spec, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(StoreError::db("preparing the price insert"))?;
+        let now = super::reader::timestamp_value(Utc::now());
+        for entry in entries {
+            let spec =
+                serde_json::to_string(&entry.spec).map_err(|error| StoreError::Rows(error.to_string()))?;
+            statement
+                .execute(duckdb::params![
+                    entry.price_id,
+                    entry.layer.as_str(),
+                    entry.provider.as_str(),
+                    entry.model,
+                    entry.model_key,
+                    super::reader::timestamp_value(entry.effective_from),
+                    entry.effective_to.map(super::reader::timestamp_value),
+                    spec,
+                    now.clone(),
+                ])
+                .map_err(StoreError::db("storing a price"))?;
+        }
+    }
+    tx.commit().map_err(StoreError::db("committing prices"))?;
+    Ok(entries.len())
+}
+
+/// Formats an error with its sources, for logs.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
