@@ -27,7 +27,9 @@ pub enum ApiError {
     UnknownFormat(String),
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
-    #[error("unsupported content type `{0}`; send application/json or application/x-ndjson")]
+    #[error(
+        "unsupported content type `{0}`; send application/json or application/x-ndjson (with curl: -H 'Content-Type: application/x-ndjson' --data-binary @FILE)"
+    )]
     UnsupportedMediaType(String),
     #[error("unsupported content encoding `{0}`; send gzip, zstd or identity")]
     UnsupportedEncoding(String),

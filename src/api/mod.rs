@@ -10,6 +10,7 @@
 
 pub mod docs;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod openapi;
@@ -42,6 +43,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/v1/ingest", web::post().to(ingest::ingest))
         .route("/v1/reports/{name}", web::get().to(reports::report))
+        .route("/v1/export", web::get().to(export::export))
         .route("/v1/prices", web::get().to(prices::list_prices))
         .route("/v1/prices", web::post().to(prices::add_prices))
         .route("/openapi.json", web::get().to(docs::openapi_json))

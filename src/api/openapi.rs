@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use super::{docs, error, health, ingest, prices, reports};
+use super::{docs, error, export, health, ingest, prices, reports};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -20,6 +20,7 @@ use crate::pricing::spec;
         health::readyz,
         ingest::ingest,
         reports::report,
+        export::export,
         prices::list_prices,
         prices::add_prices,
         docs::openapi_json,
@@ -44,6 +45,7 @@ use crate::pricing::spec;
         (name = "ingest", description = "Usage records in, from any gateway"),
         (name = "reports", description = "Spend and usage reports"),
         (name = "prices", description = "The effective-dated price catalog"),
+        (name = "export", description = "Canonical events out"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document")
     )

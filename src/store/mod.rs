@@ -8,6 +8,7 @@
 //! Invariants: nothing outside `store::writer` writes to the database; a write is acknowledged
 //! only after its transaction committed; DuckDB calls never run on an async worker.
 
+pub mod export;
 pub mod reader;
 pub mod rows;
 pub mod schema;

@@ -1,1 +1,15 @@
+//! The integration tests: one binary (DuckDB is linked once), one module per area. Every test
+//! starts the real `llm-ledger serve` on a random loopback port with its own DuckDB file in a
+//! temp dir and talks HTTP to it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod config;
+mod crash;
+mod ingest;
+mod openapi;
+mod prices;
+mod queries;
+mod reports;

@@ -1,0 +1,22 @@
+//! Every SQL file in `queries/` prepares against a freshly migrated schema, so a typo fails here
+//! rather than in a user's request.
+
+#[test]
+fn every_query_prepares_against_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = llm_ledger::store::Store::open(dir.path(), &llm_ledger::store::StoreOptions::default()).unwrap();
+    let queries = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(queries).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "sql") {
+            let sql = std::fs::read_to_string(&path).unwrap();
+            store
+                .readers
+                .with_conn(|conn| conn.prepare(&sql).map(|_| ()).map_err(|e| llm_ledger::store::StoreError::Db { context: "prepare", source: e }))
+                .unwrap_or_else(|error| panic!("{}: {error:?}", path.display()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
