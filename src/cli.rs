@@ -333,9 +333,19 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
                 prepared_all.push((prepared, chunk.index_offset, chunk.line_offset));
             }
             for (prepared, index_offset, line_offset) in prepared_all {
-                let strict = bad;
-                let writer = &ledger.as_ref().context("the ledger is open")?.writer;
-                let (response, _) = runtime.block_on(pipeline::store(writer, prepared, strict, true))?;
+                let response = if bad {
+                    IngestResponse::new(
+                        prepared.format,
+                        prepared.received,
+                        &prepared.rejected,
+                        Default::default(),
+                    )
+                } else {
+                    let writer = &ledger.as_ref().context("the ledger is open")?.writer;
+                    runtime
+                        .block_on(pipeline::store(writer, prepared, false, true))?
+                        .0
+                };
                 summary.add(path, &response, index_offset, line_offset);
             }
         } else {

@@ -22,7 +22,11 @@ pub struct ExportQuery {
     pub format: Option<String>,
 }
 
-fn bound(name: &str, text: Option<&str>, default: chrono::DateTime<Utc>) -> Result<chrono::DateTime<Utc>, ApiError> {
+fn bound(
+    name: &str,
+    text: Option<&str>,
+    default: chrono::DateTime<Utc>,
+) -> Result<chrono::DateTime<Utc>, ApiError> {
     match text {
         None => Ok(default),
         Some(text) => parse_instant(text).ok_or_else(|| ApiError::InvalidParameter {
@@ -42,7 +46,10 @@ fn bound(name: &str, text: Option<&str>, default: chrono::DateTime<Utc>) -> Resu
     responses(
         (status = 200, description = "Canonical records, one JSON object per line", content_type = "application/x-ndjson", body = String),
         (status = 400, description = "Bad parameter (`invalid_parameter`)", body = ErrorBody)))]
-pub async fn export(state: web::Data<AppState>, query: web::Query<ExportQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn export(
+    state: web::Data<AppState>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
     match query.format.as_deref() {
         None | Some("ndjson") | Some("jsonl") => {}
         Some(other) => {
@@ -59,7 +66,9 @@ pub async fn export(state: web::Data<AppState>, query: web::Query<ExportQuery>) 
     let readers = state.readers.clone();
     tokio::task::spawn_blocking(move || {
         let result = readers.with_conn(|conn| {
-            export_ndjson(conn, from, to, 1000, |chunk| sender.blocking_send(Ok(web::Bytes::from(chunk))).is_ok())
+            export_ndjson(conn, from, to, 1000, |chunk| {
+                sender.blocking_send(Ok(web::Bytes::from(chunk))).is_ok()
+            })
         });
         if let Err(error) = result {
             tracing::error!(error = %crate::store::writer::error_chain(&error), "export failed");
@@ -69,5 +78,7 @@ pub async fn export(state: web::Data<AppState>, query: web::Query<ExportQuery>) 
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     });
-    Ok(HttpResponse::Ok().content_type("application/x-ndjson").streaming(stream))
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .streaming(stream))
 }

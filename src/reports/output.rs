@@ -130,7 +130,13 @@ pub fn totals(frame: &DataFrame, metric_columns: &[&str]) -> Result<Map<String, 
     let summed = frame.clone().lazy().select(sums).collect()?;
     let mut out = Map::new();
     for name in metric_columns {
-        let value = summed.column(name)?.get(0)?;
+        // A column with no values at all (nothing reported) totals to null, not 0.
+        let column = frame.column(name)?;
+        let value = if column.len() > 0 && column.null_count() == column.len() {
+            AnyValue::Null
+        } else {
+            summed.column(name)?.get(0)?
+        };
         out.insert((*name).to_owned(), any_to_json(&value));
     }
     Ok(out)

@@ -24,7 +24,9 @@ fn instant_json(value: Value) -> Json {
 }
 
 fn money_json(value: Option<Decimal>) -> Json {
-    value.map_or(Json::Null, |amount| Json::String(Usd::signed(amount).to_fixed_string()))
+    value.map_or(Json::Null, |amount| {
+        Json::String(Usd::signed(amount).to_fixed_string())
+    })
 }
 
 fn plain_json(value: Value) -> Json {
@@ -62,12 +64,17 @@ pub fn export_ndjson(
     rows_per_chunk: usize,
     mut sink: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<usize, StoreError> {
-    let mut statement = conn.prepare_cached(EXPORT_SQL).map_err(StoreError::db("preparing the export"))?;
+    let mut statement = conn
+        .prepare_cached(EXPORT_SQL)
+        .map_err(StoreError::db("preparing the export"))?;
     let mut rows = statement
         .query(duckdb::named_params! {"from": timestamp_value(from), "to": timestamp_value(to)})
         .map_err(StoreError::db("running the export"))?;
     // Column names exist once the statement ran.
-    let names: Vec<String> = rows.as_ref().map(|statement| statement.column_names()).unwrap_or_default();
+    let names: Vec<String> = rows
+        .as_ref()
+        .map(|statement| statement.column_names())
+        .unwrap_or_default();
     let mut buffer = Vec::new();
     let mut in_buffer = 0;
     let mut total = 0;
@@ -75,7 +82,9 @@ pub fn export_ndjson(
         let mut object = Map::with_capacity(names.len());
         for (idx, name) in names.iter().enumerate() {
             let json = match name.as_str() {
-                "ts" | "ingested_at" => instant_json(row.get(idx).map_err(StoreError::db("reading a timestamp"))?),
+                "ts" | "ingested_at" => {
+                    instant_json(row.get(idx).map_err(StoreError::db("reading a timestamp"))?)
+                }
                 "cost_usd" | "reported_cost_usd" => {
                     money_json(row.get(idx).map_err(StoreError::db("reading an amount"))?)
                 }
@@ -83,7 +92,8 @@ pub fn export_ndjson(
             };
             object.insert(name.clone(), json);
         }
-        serde_json::to_writer(&mut buffer, &Json::Object(object)).map_err(|error| StoreError::Rows(error.to_string()))?;
+        serde_json::to_writer(&mut buffer, &Json::Object(object))
+            .map_err(|error| StoreError::Rows(error.to_string()))?;
         buffer.push(b'\n');
         in_buffer += 1;
         total += 1;

@@ -13,7 +13,13 @@ fn flags_beat_env_and_env_beats_the_file() {
     assert_eq!(app.ingest("", big.clone()).0, 413);
     drop(app);
     // The env says 4 KiB and wins over the file.
-    let app = TestApp::spawn_with(&[], &[("LEDGER_CONFIG", file.to_str().unwrap()), ("LEDGER_MAX_BODY", "4KiB")]);
+    let app = TestApp::spawn_with(
+        &[],
+        &[
+            ("LEDGER_CONFIG", file.to_str().unwrap()),
+            ("LEDGER_MAX_BODY", "4KiB"),
+        ],
+    );
     assert_eq!(app.ingest("", big.clone()).0, 400, "empty_body, not too large");
     drop(app);
     // The flag says 1 KiB and wins over the env.
@@ -42,5 +48,8 @@ fn a_bad_setting_stops_startup_naming_the_key() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("bnd"), "a mistyped key must be named");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("bnd"),
+        "a mistyped key must be named"
+    );
 }

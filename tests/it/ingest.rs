@@ -31,7 +31,11 @@ fn canonical_fixture_ingests_to_exactly_its_expected_rows() {
     // The project's own sample is the same data.
     let (status, body) = app.ingest("", std::fs::read(sample("canonical.ndjson")).unwrap());
     assert_eq!(status, 200);
-    assert_eq!(counts(&body), (12, 0, 12, 0), "sample_data/canonical.ndjson repeats the fixture");
+    assert_eq!(
+        counts(&body),
+        (12, 0, 12, 0),
+        "sample_data/canonical.ndjson repeats the fixture"
+    );
 }
 
 #[test]
@@ -56,13 +60,19 @@ fn gzip_and_zstd_bodies_are_decoded() {
     let (status, result) = app.ingest_with(
         "",
         gzip(&body),
-        &[("content-type", "application/x-ndjson"), ("content-encoding", "gzip")],
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "gzip"),
+        ],
     );
     assert_eq!((status, counts(&result)), (200, (12, 12, 0, 0)), "{result}");
     let (status, result) = app.ingest_with(
         "",
         zstd_bytes(&body),
-        &[("content-type", "application/x-ndjson"), ("content-encoding", "zstd")],
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "zstd"),
+        ],
     );
     assert_eq!((status, counts(&result)), (200, (12, 0, 12, 0)), "{result}");
     let (status, result) = app.ingest_with("", body, &[("content-encoding", "br")]);
@@ -78,7 +88,11 @@ fn gzip_and_zstd_bodies_are_decoded() {
 fn bad_fixtures_give_their_documented_outcomes() {
     let app = TestApp::spawn();
     let cases: &[(&str, (u64, u64, u64, u64), &[(Option<u64>, Option<&str>, &str)])] = &[
-        ("truncated_line.ndjson", (3, 2, 0, 1), &[(Some(2), None, "invalid_json")]),
+        (
+            "truncated_line.ndjson",
+            (3, 2, 0, 1),
+            &[(Some(2), None, "invalid_json")],
+        ),
         (
             "wrong_types.ndjson",
             (10, 1, 0, 9),
@@ -128,7 +142,11 @@ fn bad_fixtures_give_their_documented_outcomes() {
                 (Some(3), Some("event_id"), "field_too_long"),
             ],
         ),
-        ("non_utf8.ndjson", (3, 2, 0, 1), &[(Some(2), None, "invalid_utf8")]),
+        (
+            "non_utf8.ndjson",
+            (3, 2, 0, 1),
+            &[(Some(2), None, "invalid_utf8")],
+        ),
         ("duplicate_event_ids.ndjson", (4, 2, 2, 0), &[]),
         ("blank_lines_crlf.ndjson", (3, 3, 0, 0), &[]),
     ];
@@ -142,8 +160,15 @@ fn bad_fixtures_give_their_documented_outcomes() {
             assert_eq!(error["line"].as_u64(), *line, "{file}: {error}");
             assert_eq!(error["field"].as_str(), *field, "{file}: {error}");
             assert_eq!(error["code"], *code, "{file}: {error}");
-            assert!(error["message"].as_str().unwrap().chars().count() < 300, "{file}: message too long");
-            assert_eq!(error["index"].as_u64(), line.map(|line| line - 1).filter(|_| *file != "blank_lines_crlf.ndjson"));
+            assert!(
+                error["message"].as_str().unwrap().chars().count() < 300,
+                "{file}: message too long"
+            );
+            assert_eq!(
+                error["index"].as_u64(),
+                line.map(|line| line - 1)
+                    .filter(|_| *file != "blank_lines_crlf.ndjson")
+            );
         }
     }
     // The valid records of all those files describe the same small call; non-ASCII survives.
@@ -160,7 +185,11 @@ fn bad_fixtures_give_their_documented_outcomes() {
 #[test]
 fn mixed_formats_are_refused_record_by_record() {
     let app = TestApp::spawn();
-    let (status, body) = app.ingest_with("", fixture_bytes("bad/mixed_formats.json"), &[("content-type", "application/json")]);
+    let (status, body) = app.ingest_with(
+        "",
+        fixture_bytes("bad/mixed_formats.json"),
+        &[("content-type", "application/json")],
+    );
     // Until the LiteLLM adapter exists the first record decides nothing we know (issue 4).
     if status == 200 {
         assert_eq!(body["format"], "litellm");
@@ -218,8 +247,20 @@ fn unreadable_bodies_get_clear_errors_and_change_nothing() {
         ("empty", Vec::new(), vec![], 400, "empty_body"),
         ("whitespace", b"\n  \n".to_vec(), vec![], 400, "empty_body"),
         ("not json", b"hello world".to_vec(), vec![], 400, "invalid_json"),
-        ("broken array", b"[{\"a\":1},".to_vec(), vec![], 400, "invalid_json"),
-        ("unknown format", b"{\"hello\":\"world\"}".to_vec(), vec![], 400, "unknown_format"),
+        (
+            "broken array",
+            b"[{\"a\":1},".to_vec(),
+            vec![],
+            400,
+            "invalid_json",
+        ),
+        (
+            "unknown format",
+            b"{\"hello\":\"world\"}".to_vec(),
+            vec![],
+            400,
+            "unknown_format",
+        ),
         (
             "form content type",
             b"a=b".to_vec(),
@@ -227,7 +268,13 @@ fn unreadable_bodies_get_clear_errors_and_change_nothing() {
             415,
             "unsupported_media_type",
         ),
-        ("too large", vec![b' '; 70 * 1024], vec![], 413, "payload_too_large"),
+        (
+            "too large",
+            vec![b' '; 70 * 1024],
+            vec![],
+            413,
+            "payload_too_large",
+        ),
         (
             "gzip bomb",
             gzip(&vec![b' '; 8 * 1024 * 1024]),
@@ -246,7 +293,10 @@ fn unreadable_bodies_get_clear_errors_and_change_nothing() {
         assert!(got["error"]["message"].is_string(), "{name}");
     }
     let (status, got) = app.ingest("?format=nonsense", b"{}".to_vec());
-    assert_eq!((status, got["error"]["code"].as_str()), (400, Some("invalid_parameter")));
+    assert_eq!(
+        (status, got["error"]["code"].as_str()),
+        (400, Some("invalid_parameter"))
+    );
     let rows = app.exported();
     assert_eq!(rows.len(), 1, "bad requests changed the store");
     assert_eq!(rows[0]["event_id"], "keep-me");

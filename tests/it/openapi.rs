@@ -21,11 +21,16 @@ fn collect_refs(value: &Value, refs: &mut BTreeSet<String>) {
 
 #[test]
 fn the_checked_in_document_is_current_and_every_ref_resolves() {
-    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger")).arg("openapi").output().unwrap();
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
+        .arg("openapi")
+        .output()
+        .unwrap();
     assert!(generated.status.success());
     let generated = String::from_utf8(generated.stdout).unwrap();
-    let checked_in =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json")).unwrap_or_default();
+    let checked_in = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json"),
+    )
+    .unwrap_or_default();
     assert!(
         generated == checked_in,
         "openapi/openapi.json is stale: run `cargo run -- openapi --out openapi/openapi.json` and commit it"
@@ -38,7 +43,14 @@ fn the_checked_in_document_is_current_and_every_ref_resolves() {
         let pointer = reference.strip_prefix('#').unwrap();
         assert!(document.pointer(pointer).is_some(), "unresolved $ref {reference}");
     }
-    for path in ["/v1/ingest", "/v1/reports/{name}", "/v1/prices", "/v1/export", "/healthz", "/readyz"] {
+    for path in [
+        "/v1/ingest",
+        "/v1/reports/{name}",
+        "/v1/prices",
+        "/v1/export",
+        "/healthz",
+        "/readyz",
+    ] {
         assert!(document["paths"].get(path).is_some(), "{path} is not documented");
     }
 }
@@ -53,7 +65,10 @@ fn the_server_serves_the_document_and_a_docs_page() {
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"));
     assert!(html.contains("/v1/ingest") && html.contains("IngestResponse"));
-    assert!(!html.contains("<script src="), "the docs page must not fetch scripts");
+    assert!(
+        !html.contains("<script src="),
+        "the docs page must not fetch scripts"
+    );
     let (status, health) = app.get_json("/healthz");
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
     let (status, ready) = app.get_json("/readyz");
@@ -67,5 +82,8 @@ fn error_bodies_share_one_shape() {
     let (status, body) = app.get_json("/v1/reports/spend?tz=Nowhere/Land");
     assert_eq!(status, 400);
     let error = body["error"].as_object().unwrap();
-    assert_eq!(error.keys().cloned().collect::<Vec<_>>(), vec!["code", "message", "details"]);
+    assert_eq!(
+        error.keys().cloned().collect::<Vec<_>>(),
+        vec!["code", "message", "details"]
+    );
 }

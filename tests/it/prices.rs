@@ -10,10 +10,18 @@ fn posted_prices_apply_from_their_effective_date_and_survive_restarts() {
     let mut app = TestApp::spawn();
     let price = json!([{"provider": "openai", "model": "gpt-4o-mini", "effective_from": "2026-11-23T12:00:00Z",
                         "input_per_mtok": "0.10", "output_per_mtok": "0.40", "note": "test discount"}]);
-    let response = app.client.post(app.url("/v1/prices")).json(&price).send().unwrap();
+    let response = app
+        .client
+        .post(app.url("/v1/prices"))
+        .json(&price)
+        .send()
+        .unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let body: serde_json::Value = response.json().unwrap();
-    assert_eq!(body["prices"][0]["price_id"], "user:openai/gpt-4o-mini@2026-11-23T12:00:00Z");
+    assert_eq!(
+        body["prices"][0]["price_id"],
+        "user:openai/gpt-4o-mini@2026-11-23T12:00:00Z"
+    );
 
     let before = canonical("p-before", "2026-11-23T11:59:59Z", "gpt-4o-mini", 1_000_000, 0);
     let after = canonical("p-after", "2026-11-23T12:00:00Z", "gpt-4o-mini", 1_000_000, 0);
@@ -25,14 +33,28 @@ fn posted_prices_apply_from_their_effective_date_and_survive_restarts() {
     let cost = |id: &str| rows.iter().find(|row| row["event_id"] == id).unwrap()["cost_usd"].clone();
     assert_eq!(cost("p-before"), "0.150000000000");
     assert_eq!(cost("p-after"), "0.100000000000");
-    assert_eq!(cost("p-late"), "0.100000000000", "a stored price must survive a restart");
+    assert_eq!(
+        cost("p-late"),
+        "0.100000000000",
+        "a stored price must survive a restart"
+    );
 
     let (_, listing) = app.get_json("/v1/prices?at=2026-11-23T11:00:00Z&model=gpt-4o-mini&provider=openai");
-    let entry = listing["prices"].as_array().unwrap().iter().find(|p| p["model"] == "gpt-4o-mini").unwrap();
+    let entry = listing["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "gpt-4o-mini")
+        .unwrap();
     assert_eq!(entry["layer"], "catalog");
     assert_eq!(entry["input_per_mtok"], "0.15");
     let (_, listing) = app.get_json("/v1/prices?at=2026-11-24&model=gpt-4o-mini&provider=openai");
-    let entry = listing["prices"].as_array().unwrap().iter().find(|p| p["model"] == "gpt-4o-mini").unwrap();
+    let entry = listing["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "gpt-4o-mini")
+        .unwrap();
     assert_eq!(entry["layer"], "user");
     assert_eq!(entry["input_per_mtok"], "0.1");
 }
@@ -82,9 +104,11 @@ aliases = ["prod-mini-deployment"]
     let app = TestApp::spawn_with(&[], &[("LEDGER_PRICES_FILE", file.to_str().unwrap())]);
     let lines = [
         serde_json::json!({"event_id": "o1", "ts": "2026-11-24T07:00:00Z", "provider": "self_hosted",
-            "model": "acme-triage-7b", "input_tokens": 1_000_000, "output_tokens": 1_000_000}).to_string(),
+            "model": "acme-triage-7b", "input_tokens": 1_000_000, "output_tokens": 1_000_000})
+        .to_string(),
         serde_json::json!({"event_id": "o2", "ts": "2026-11-24T07:00:00Z", "provider": "azure",
-            "model": "prod-mini-deployment", "input_tokens": 1_000_000, "output_tokens": 0}).to_string(),
+            "model": "prod-mini-deployment", "input_tokens": 1_000_000, "output_tokens": 0})
+        .to_string(),
     ];
     app.ingest("", lines.join("\n").into_bytes());
     let rows = app.exported();
@@ -94,7 +118,10 @@ aliases = ["prod-mini-deployment"]
     let o2 = rows.iter().find(|row| row["event_id"] == "o2").unwrap();
     assert_eq!(o2["cost_usd"], "0.165000000000");
     assert_eq!(o2["model_key"], "gpt-4o-mini");
-    assert_eq!(o2["model"], "prod-mini-deployment", "the gateway's string is kept verbatim");
+    assert_eq!(
+        o2["model"], "prod-mini-deployment",
+        "the gateway's string is kept verbatim"
+    );
 }
 
 #[test]
@@ -107,8 +134,18 @@ fn the_cli_rebuilds_the_shipped_catalog_from_the_price_map() {
         .arg(out.path())
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let rebuilt = std::fs::read_to_string(out.path()).unwrap();
-    let shipped = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pricing/catalog.jsonl")).unwrap();
-    assert_eq!(rebuilt, shipped, "src/pricing/catalog.jsonl is stale: rebuild it with `llm-ledger prices build-catalog`");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pricing/catalog.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(
+        rebuilt, shipped,
+        "src/pricing/catalog.jsonl is stale: rebuild it with `llm-ledger prices build-catalog`"
+    );
 }

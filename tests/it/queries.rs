@@ -4,7 +4,8 @@
 #[test]
 fn every_query_prepares_against_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let store = llm_ledger::store::Store::open(dir.path(), &llm_ledger::store::StoreOptions::default()).unwrap();
+    let store =
+        llm_ledger::store::Store::open(dir.path(), &llm_ledger::store::StoreOptions::default()).unwrap();
     let queries = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
     let mut checked = 0;
     for entry in std::fs::read_dir(queries).unwrap() {
@@ -13,7 +14,14 @@ fn every_query_prepares_against_the_schema() {
             let sql = std::fs::read_to_string(&path).unwrap();
             store
                 .readers
-                .with_conn(|conn| conn.prepare(&sql).map(|_| ()).map_err(|e| llm_ledger::store::StoreError::Db { context: "prepare", source: e }))
+                .with_conn(|conn| {
+                    conn.prepare(&sql)
+                        .map(|_| ())
+                        .map_err(|e| llm_ledger::store::StoreError::Db {
+                            context: "prepare",
+                            source: e,
+                        })
+                })
                 .unwrap_or_else(|error| panic!("{}: {error:?}", path.display()));
             checked += 1;
         }

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 /// The shared fixtures (read-only, next to the repository).
 pub fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(path)
 }
 
 pub fn fixture_bytes(path: &str) -> Vec<u8> {
@@ -18,7 +20,9 @@ pub fn fixture_bytes(path: &str) -> Vec<u8> {
 
 /// The project's own sample data.
 pub fn sample(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample_data")
+        .join(path)
 }
 
 pub struct TestApp {
@@ -47,7 +51,10 @@ impl TestApp {
             dir,
             child: None,
             extra_args: args.iter().map(|arg| (*arg).to_owned()).collect(),
-            envs: envs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         app.start();
         app
@@ -79,7 +86,10 @@ impl TestApp {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(120);
         let address = loop {
-            assert!(Instant::now() < deadline, "the server did not report its address in time");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not report its address in time"
+            );
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(address) = line.strip_prefix("llm-ledger listening on ") {
@@ -99,7 +109,10 @@ impl TestApp {
     /// Stops the server with SIGTERM and waits for it (graceful shutdown).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -139,7 +152,10 @@ impl TestApp {
     }
 
     pub fn ingest_with(&self, query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut request = self.client.post(self.url(&format!("/v1/ingest{query}"))).body(body);
+        let mut request = self
+            .client
+            .post(self.url(&format!("/v1/ingest{query}")))
+            .body(body);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -173,7 +189,9 @@ impl TestApp {
     pub fn exported(&self) -> Vec<Value> {
         let (status, _, text) = self.get_text("/v1/export");
         assert_eq!(status, 200, "{text}");
-        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
     }
 
     pub fn spend(&self, query: &str) -> Value {
@@ -256,7 +274,9 @@ pub const EXPECTED_FIELDS: &[&str] = &[
 ];
 
 fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap().into()
+    chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap())
+        .unwrap()
+        .into()
 }
 
 /// Asserts that `actual` (exported rows) holds exactly the rows of an expected-rows file, in
@@ -264,10 +284,17 @@ fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
 /// 0.001 ms, tags as maps.
 pub fn assert_rows_match(expected_file: &str, actual: &[Value]) {
     let text = std::fs::read_to_string(fixture(expected_file)).unwrap();
-    let expected: Vec<Value> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let expected: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(expected.len(), actual.len(), "row count of {expected_file}");
     for want in &expected {
-        let key = (want["source"].as_str().unwrap(), want["event_id"].as_str().unwrap());
+        let key = (
+            want["source"].as_str().unwrap(),
+            want["event_id"].as_str().unwrap(),
+        );
         let got = actual
             .iter()
             .find(|row| (row["source"].as_str().unwrap(), row["event_id"].as_str().unwrap()) == key)
@@ -284,7 +311,10 @@ pub fn assert_rows_match(expected_file: &str, actual: &[Value]) {
                 },
                 _ => w == g,
             };
-            assert!(same, "{expected_file} {key:?} field `{field}`: expected {w}, stored {g}");
+            assert!(
+                same,
+                "{expected_file} {key:?} field `{field}`: expected {w}, stored {g}"
+            );
         }
     }
 }
