@@ -132,7 +132,7 @@ pub fn totals(frame: &DataFrame, metric_columns: &[&str]) -> Result<Map<String, 
     for name in metric_columns {
         // A column with no values at all (nothing reported) totals to null, not 0.
         let column = frame.column(name)?;
-        let value = if column.len() > 0 && column.null_count() == column.len() {
+        let value = if !column.is_empty() && column.null_count() == column.len() {
             AnyValue::Null
         } else {
             summed.column(name)?.get(0)?
