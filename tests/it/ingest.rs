@@ -88,7 +88,8 @@ fn gzip_and_zstd_bodies_are_decoded() {
 fn bad_fixtures_give_their_documented_outcomes() {
     let app = TestApp::spawn();
     type ExpectedError<'a> = (Option<u64>, Option<&'a str>, &'a str);
-    let cases: &[(&str, (u64, u64, u64, u64), &[ExpectedError])] = &[
+    type Case<'a> = (&'a str, (u64, u64, u64, u64), &'a [ExpectedError<'a>]);
+    let cases: &[Case] = &[
         (
             "truncated_line.ndjson",
             (3, 2, 0, 1),
