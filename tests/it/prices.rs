@@ -125,6 +125,36 @@ aliases = ["prod-mini-deployment"]
 }
 
 #[test]
+fn a_csv_overrides_file_works_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prices.csv");
+    std::fs::write(
+        &file,
+        "provider,model,effective_from,input_per_mtok,output_per_mtok,note\n\
+         self_hosted,acme-triage-7b,2026-01-01,0.000000000003,0.1,\"GPU estimate, Q4\"\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&["--prices-file", file.to_str().unwrap()], &[]);
+    let line = serde_json::json!({"event_id": "c1", "ts": "2026-11-24T07:00:00Z", "provider": "self_hosted",
+        "model": "acme-triage-7b", "input_tokens": 1_000_000, "output_tokens": 1_000_000});
+    app.ingest("", line.to_string().into_bytes());
+    let rows = app.exported();
+    // 1M × 0.000000000003 / 1M = 0.000000000003 exactly: the CSV never went through a float.
+    assert_eq!(rows[0]["cost_usd"], "0.100000000003");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "provider,model,effective_from,input_per_mtk\nopenai,x,2026-01-01,1\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--prices-file"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("input_per_mtk"));
+}
+
+#[test]
 fn the_cli_rebuilds_the_shipped_catalog_from_the_price_map() {
     let out = tempfile::NamedTempFile::new().unwrap();
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))

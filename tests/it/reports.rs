@@ -260,6 +260,21 @@ fn one_hundred_thousand_tiny_costs_sum_exactly() {
 }
 
 #[test]
+fn parquet_output_is_a_parquet_file() {
+    let app = TestApp::spawn();
+    app.ingest("", std::fs::read(sample("canonical.ndjson")).unwrap());
+    let response = app
+        .client
+        .get(app.url("/v1/reports/spend?from=2026-11-23&to=2026-11-25&group_by=team&format=parquet"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/vnd.apache.parquet");
+    let bytes = response.bytes().unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"), "not a Parquet file");
+}
+
+#[test]
 fn bad_report_parameters_are_named() {
     let app = TestApp::spawn();
     for (query, parameter) in [
