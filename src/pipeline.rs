@@ -32,7 +32,7 @@ pub fn prepare(
     catalog: &Catalog,
 ) -> Result<Prepared, IngestError> {
     let body = ingest::body::decode(encoding, raw, max_body_bytes)?;
-    let parsed = ingest::parse_body(&body, choice)?;
+    let parsed = ingest::parse_body(&body, choice, &ingest::ParseContext::now())?;
     let priced = parsed
         .accepted
         .into_iter()

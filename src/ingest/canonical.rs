@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::Adapter;
-use super::common::{Draft, text_field};
+use super::common::{Draft, ParseContext, text_field};
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, RejectCode, excerpt};
 use crate::model::{
@@ -80,7 +80,7 @@ impl Adapter for Canonical {
             && (obj.has("input_tokens") || obj.has("output_tokens"))
     }
 
-    fn parse(&self, obj: &Obj<'_>, out: &mut Vec<Result<Draft, FieldError>>) {
+    fn parse(&self, obj: &Obj<'_>, _ctx: &ParseContext, out: &mut Vec<Result<Draft, FieldError>>) {
         out.push(parse_record(obj).map(Draft::new));
     }
 }
@@ -260,5 +260,21 @@ fn duration(obj: &Obj<'_>, field: &str) -> Result<Option<f64>, FieldError> {
             format!("must not be negative, got {value}"),
         )),
         other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::golden::assert_golden;
+
+    #[test]
+    fn golden_fixture() {
+        assert_golden(
+            "canonical/sample.ndjson",
+            "canonical/sample.expected.ndjson",
+            Source::Canonical,
+            (12, 12, 0),
+        );
     }
 }

@@ -1,17 +1,33 @@
 //! Coercions and types every adapter shares. The second time an adapter needs a conversion, it
 //! moves here (STYLE.md section 12).
+//!
+//! - [`Draft`] / [`AttemptLink`]: a candidate row and how it links to other attempts.
+//! - [`base_record`]: a record with the canonical defaults, for struct-update syntax.
+//! - Timestamps: [`ts_epoch_seconds`], [`ts_epoch_millis`], [`ts_epoch_nanos`], [`ts_text`].
+//! - Text: [`text_field`], [`text_at`], [`stringify_scalar`], [`TagsBuilder`].
+//! - Semantics: [`reported_cost`] ("zero is not free"), [`sum_test`], [`refine_error_type`],
+//!   [`status_and_error`].
 
-use chrono::{DateTime, Utc};
+// FIXME(issue 4): drop once every native adapter uses these helpers.
+#![allow(dead_code)]
 
-use super::json::{self, Obj};
-use super::reject::FieldError;
-use crate::model::{UsageRecord, check_len};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::value::RawValue;
+
+use super::json::{self, Kind, Obj};
+use super::reject::{FieldError, excerpt};
+use crate::model::{
+    ErrorType, EventId, Provider, ServiceTier, Source, Tags, TokenUsage, UNASSIGNED_TEAM, UsageRecord, Usd,
+    check_len, parse_decimal_text,
+};
 
 /// A candidate row as an adapter produces it: the record, plus how it links to the other calls of
 /// the same logical request when the format only says so across records (LiteLLM logs each
 /// attempt of a fallback chain separately).
-// `link` is read by the adapters of formats that log attempts separately (issue 4).
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct Draft {
     pub record: UsageRecord,
@@ -22,10 +38,16 @@ impl Draft {
     pub(crate) fn new(record: UsageRecord) -> Draft {
         Draft { record, link: None }
     }
+
+    pub(crate) fn linked(record: UsageRecord, link: AttemptLink) -> Draft {
+        Draft {
+            record,
+            link: Some(link),
+        }
+    }
 }
 
 /// One attempt of a logical request that spans several log records.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct AttemptLink {
     /// Groups the attempts (LiteLLM's `trace_id`).
@@ -37,6 +59,56 @@ pub(crate) struct AttemptLink {
     pub requested: Option<String>,
 }
 
+/// What adapters may need beyond the record itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseContext {
+    /// The ingest clock (e.g. OpenAI usage buckets that have not closed yet are refused).
+    pub now: DateTime<Utc>,
+}
+
+impl ParseContext {
+    pub fn now() -> ParseContext {
+        ParseContext { now: Utc::now() }
+    }
+}
+
+/// A record with the canonical defaults (team `unassigned`, one attempt, one request, status
+/// 200, no cost reported), to be completed with struct-update syntax.
+pub(crate) fn base_record(
+    source: Source,
+    event_id: EventId,
+    ts: DateTime<Utc>,
+    provider: Provider,
+    model: String,
+    tokens: TokenUsage,
+) -> UsageRecord {
+    UsageRecord {
+        event_id,
+        source,
+        ts,
+        team: UNASSIGNED_TEAM.to_owned(),
+        project: None,
+        user_id: None,
+        api_key_id: None,
+        tags: Tags::default(),
+        provider,
+        model_requested: model.clone(),
+        model,
+        route: None,
+        fallback_from: None,
+        attempts: 1,
+        request_count: 1,
+        tokens,
+        service_tier: ServiceTier::Standard,
+        reported_cost_usd: None,
+        latency_ms: None,
+        ttft_ms: None,
+        status_code: 200,
+        error_type: None,
+        cache_hit: false,
+    }
+}
+
 /// Reads an optional string field within a length limit; empty strings count as absent.
 pub(crate) fn text_field(obj: &Obj<'_>, field: &str, limit: usize) -> Result<Option<String>, FieldError> {
     text_at(obj.raw(field), field, limit)
@@ -44,7 +116,7 @@ pub(crate) fn text_field(obj: &Obj<'_>, field: &str, limit: usize) -> Result<Opt
 
 /// Like [`text_field`] for a raw value found elsewhere (a nested path).
 pub(crate) fn text_at(
-    raw: Option<&serde_json::value::RawValue>,
+    raw: Option<&RawValue>,
     field: &str,
     limit: usize,
 ) -> Result<Option<String>, FieldError> {
@@ -56,4 +128,298 @@ pub(crate) fn text_at(
     }
     check_len(field, &text, limit)?;
     Ok(Some(text.into_owned()))
+}
+
+/// A scalar as tag text: strings as they are, numbers by their JSON text, booleans as
+/// `true`/`false`; `None` for null, objects and arrays.
+pub(crate) fn stringify_scalar(raw: &RawValue) -> Option<String> {
+    match Kind::of(raw) {
+        Kind::String => json::decode_str(raw).map(|text| text.into_owned()),
+        Kind::Number | Kind::Bool => Some(raw.get().to_owned()),
+        Kind::Null | Kind::Array | Kind::Object => None,
+    }
+}
+
+/// Collects tags; a later key replaces an earlier one. [`TagsBuilder::build`] applies the
+/// canonical limits (64 entries, key ≤ 128, value ≤ 1024 characters).
+#[derive(Debug, Default)]
+pub(crate) struct TagsBuilder {
+    entries: BTreeMap<String, String>,
+}
+
+impl TagsBuilder {
+    pub(crate) fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        if !key.is_empty() {
+            self.entries.insert(key, value.into());
+        }
+    }
+
+    /// Adds every scalar entry of an object (nested objects and arrays are skipped).
+    pub(crate) fn extend_from(&mut self, obj: &Obj<'_>) {
+        for (key, raw) in obj.entries() {
+            if let Some(value) = stringify_scalar(raw) {
+                self.insert(key, value);
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<String> {
+        self.entries.remove(key)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// # Errors
+    /// `field_too_long` when a limit is exceeded.
+    pub(crate) fn build(self) -> Result<Tags, FieldError> {
+        Ok(Tags::new(self.entries)?)
+    }
+}
+
+fn instant_error(field: &str, text: &str) -> FieldError {
+    FieldError::invalid_value(field, format!("not a valid timestamp: `{}`", excerpt(text)))
+}
+
+/// A decimal number of seconds since the epoch (`1763884931.412`), read exactly to the
+/// microsecond. Numeric strings are accepted too.
+pub(crate) fn ts_epoch_seconds(raw: &RawValue, field: &str) -> Result<DateTime<Utc>, FieldError> {
+    let text = match Kind::of(raw) {
+        Kind::Number => raw.get().to_owned(),
+        Kind::String => json::decode_str(raw).unwrap_or_default().into_owned(),
+        _ => return Err(FieldError::invalid_type(field, "epoch seconds")),
+    };
+    let seconds = parse_decimal_text(&text).map_err(|_| instant_error(field, &text))?;
+    let micros = seconds
+        .checked_mul(Decimal::from(1_000_000))
+        .and_then(|micros| micros.round().to_i64())
+        .ok_or_else(|| instant_error(field, &text))?;
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| instant_error(field, &text))
+}
+
+/// Milliseconds since the epoch (Kong `started_at`).
+pub(crate) fn ts_epoch_millis(raw: &RawValue, field: &str) -> Result<DateTime<Utc>, FieldError> {
+    let millis = json::opt_i64(Some(raw), field)?.ok_or_else(|| FieldError::missing(field))?;
+    DateTime::from_timestamp_millis(millis).ok_or_else(|| instant_error(field, raw.get()))
+}
+
+/// Nanoseconds since the epoch as a decimal string or number (OTLP `startTimeUnixNano`),
+/// truncated to the microsecond the store keeps.
+pub(crate) fn ts_epoch_nanos(raw: &RawValue, field: &str) -> Result<DateTime<Utc>, FieldError> {
+    let text = match Kind::of(raw) {
+        Kind::Number => raw.get().to_owned(),
+        Kind::String => json::decode_str(raw).unwrap_or_default().into_owned(),
+        _ => return Err(FieldError::invalid_type(field, "epoch nanoseconds")),
+    };
+    let nanos: i128 = text.trim().parse().map_err(|_| instant_error(field, &text))?;
+    let micros = i64::try_from(nanos.div_euclid(1000)).map_err(|_| instant_error(field, &text))?;
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| instant_error(field, &text))
+}
+
+/// An ISO-8601 / RFC 3339 timestamp. With an offset it is converted to UTC; without one it is
+/// accepted only when the format documents naive times as UTC (`naive_is_utc`). Accepts `T` or a
+/// space between date and time and any number of fraction digits.
+pub(crate) fn ts_text(text: &str, field: &str, naive_is_utc: bool) -> Result<DateTime<Utc>, FieldError> {
+    let trimmed = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
+        if let Ok(instant) = DateTime::parse_from_str(trimmed, format) {
+            return Ok(instant.with_timezone(&Utc));
+        }
+    }
+    if naive_is_utc {
+        for format in [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S",
+        ] {
+            if let Ok(naive) = NaiveDateTime::parse_from_str(trimmed, format) {
+                return Ok(naive.and_utc());
+            }
+        }
+    }
+    Err(instant_error(field, text))
+}
+
+/// The "zero is not free" rule (`shared/formats/README.md`, "Cost fields and units"): a reported
+/// 0 on a call with tokens, status < 400 and no gateway cache hit means the gateway could not
+/// price it, so it becomes null. Zeros on errors and cache hits stay `0`.
+pub(crate) fn reported_cost(
+    reported: Option<Usd>,
+    tokens: &TokenUsage,
+    status_code: u16,
+    cache_hit: bool,
+) -> Option<Usd> {
+    let has_tokens = tokens.input().get() > 0 || tokens.output().get() > 0;
+    match reported {
+        Some(amount) if amount == Usd::ZERO && has_tokens && status_code < 400 && !cache_hit => None,
+        other => other,
+    }
+}
+
+/// Reads a non-negative decimal amount (USD) exactly from a number or numeric string.
+///
+/// # Errors
+/// `invalid_type` for other JSON types, `invalid_value` for negative or malformed amounts.
+pub(crate) fn amount(raw: Option<&RawValue>, field: &str) -> Result<Option<Usd>, FieldError> {
+    match json::opt_decimal(raw, field)? {
+        None => Ok(None),
+        Some(value) => Usd::new(value)
+            .map(Some)
+            .map_err(|_| FieldError::invalid_value(field, "must not be negative")),
+    }
+}
+
+/// Counts after the sum test (`shared/formats/README.md`, "The sum test"): decides from a total,
+/// when the format does not fix it, whether the headline counts already include cache reads and
+/// writes and reasoning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SummedTokens {
+    pub input: u64,
+    pub output: u64,
+}
+
+/// Applies the sum test to headline input `p`, output `c`, optional total `t`, cache read `cr`,
+/// cache write `cw` and reasoning `r`.
+pub(crate) fn sum_test(p: u64, c: u64, t: Option<u64>, cr: u64, cw: u64, r: u64) -> SummedTokens {
+    let cache = cr.saturating_add(cw);
+    let input_excludes_cache = cache > p
+        || (cache > 0
+            && t.is_some_and(|t| {
+                t == p.saturating_add(c).saturating_add(cache)
+                    || t == p.saturating_add(c).saturating_add(cache).saturating_add(r)
+            }));
+    let input = if input_excludes_cache {
+        p.saturating_add(cache)
+    } else {
+        p
+    };
+    let output_excludes_reasoning =
+        r > c || (r > 0 && t.is_some_and(|t| t == input.saturating_add(c).saturating_add(r)));
+    let output = if output_excludes_reasoning {
+        c.saturating_add(r)
+    } else {
+        c
+    };
+    SummedTokens { input, output }
+}
+
+/// Refines an error type from an error name or message (`context_length_exceeded`,
+/// `ContentPolicyViolationError`, `overloaded_error`, …); `None` when nothing is recognised.
+pub(crate) fn refine_error_type(text: &str) -> Option<ErrorType> {
+    let lowered = text.to_ascii_lowercase();
+    let has = |needle: &str| lowered.contains(needle);
+    if has("context_length_exceeded") || has("contextwindowexceeded") || has("context window") {
+        Some(ErrorType::ContextLength)
+    } else if has("content_filter") || has("content_policy") || has("contentpolicyviolation") {
+        Some(ErrorType::ContentFilter)
+    } else if has("budgetexceeded") || has("budget_exceeded") {
+        Some(ErrorType::BudgetExceeded)
+    } else if has("overloaded") {
+        Some(ErrorType::Overloaded)
+    } else if has("ratelimit") || has("rate_limit") {
+        Some(ErrorType::RateLimit)
+    } else if has("timeout") || has("timed out") {
+        Some(ErrorType::Timeout)
+    } else {
+        None
+    }
+}
+
+/// The HTTP status of a call, validated to 100–599, and its error type: a refinement from error
+/// text wins over the status (`shared/formats/README.md`, "Status codes and error_type").
+///
+/// # Errors
+/// `invalid_value` for a status outside 100–599.
+pub(crate) fn status_and_error(
+    status: u64,
+    field: &str,
+    error_text: Option<&str>,
+) -> Result<(u16, Option<ErrorType>), FieldError> {
+    let status = u16::try_from(status)
+        .ok()
+        .filter(|code| (100..=599).contains(code))
+        .ok_or_else(|| FieldError::invalid_value(field, format!("`{status}` is not an HTTP status")))?;
+    let by_status = ErrorType::from_status(status);
+    let refined = error_text.and_then(refine_error_type);
+    let error_type = match (by_status, refined) {
+        (None, _) => None,
+        (Some(_), Some(refined)) => Some(refined),
+        (Some(kind), None) => Some(kind),
+    };
+    Ok((status, error_type))
+}
+
+/// Seconds (a decimal) to milliseconds as `f64`, for durations.
+pub(crate) fn seconds_to_ms(seconds: f64) -> f64 {
+    seconds * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn epoch_and_text_timestamps_are_exact() {
+        let ts = ts_epoch_seconds(&raw("1763884931.412"), "startTime").unwrap();
+        assert_eq!(ts.to_rfc3339(), "2025-11-23T08:02:11.412+00:00");
+        let ts = ts_epoch_nanos(&raw("\"1763884931412345678\""), "t").unwrap();
+        assert_eq!(ts.timestamp_micros(), 1_763_884_931_412_345);
+        let ts = ts_epoch_millis(&raw("1763884931412"), "t").unwrap();
+        assert_eq!(ts.timestamp_millis(), 1_763_884_931_412);
+        assert!(ts_text("2026-11-23 08:02:11.412", "t", false).is_err());
+        assert_eq!(
+            ts_text("2026-11-23 08:02:11.412", "t", true)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-23T08:02:11.412+00:00"
+        );
+        assert_eq!(
+            ts_text("2026-11-23T08:02:11.412000+00:00", "t", false)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-23T08:02:11.412+00:00"
+        );
+    }
+
+    #[test]
+    fn the_sum_test_detects_excluded_cache_and_reasoning() {
+        // Anthropic through a gateway: 412 uncached + 18,240 read, total counts both.
+        assert_eq!(sum_test(412, 498, Some(19_150), 18_240, 0, 0).input, 18_652);
+        // OpenAI: input already includes the 6,144 cached tokens.
+        assert_eq!(sum_test(8_000, 100, Some(8_100), 6_144, 0, 0).input, 8_000);
+        // Gemini: 240 candidates + 610 thoughts.
+        assert_eq!(sum_test(100, 240, Some(950), 0, 0, 610).output, 850);
+    }
+
+    #[test]
+    fn zero_is_not_free() {
+        let tokens = TokenUsage::new(crate::model::TokenCounts {
+            input: 10,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(reported_cost(Some(Usd::ZERO), &tokens, 200, false), None);
+        assert_eq!(
+            reported_cost(Some(Usd::ZERO), &tokens, 429, false),
+            Some(Usd::ZERO)
+        );
+        assert_eq!(
+            reported_cost(Some(Usd::ZERO), &tokens, 200, true),
+            Some(Usd::ZERO)
+        );
+    }
 }

@@ -12,16 +12,28 @@
 //! Invariants: `ingest` never writes to the store and never prices; it knows nothing of HTTP.
 //! Parsers never panic on any input: every problem is a [`FieldError`] or an [`IngestError`].
 
+mod bedrock;
 pub mod body;
 mod canonical;
+mod cloudflare;
 mod common;
 mod detect;
+#[cfg(test)]
+pub(crate) mod golden;
+mod helicone;
 mod json;
+mod kong;
+mod litellm;
+mod openai_usage;
+mod openrouter;
+mod otel;
+mod portkey;
 mod reject;
 
 use std::borrow::Cow;
 
 pub(crate) use common::Draft;
+pub use common::ParseContext;
 pub use reject::{RejectCode, Rejected};
 
 use crate::model::{Source, UsageRecord};
@@ -40,14 +52,25 @@ pub(crate) trait Adapter: Send + Sync {
 
     /// Turns one record into zero or more candidate rows (an OTLP document holds many spans; a
     /// non-LLM span yields none and is not counted).
-    fn parse(&self, obj: &Obj<'_>, out: &mut Vec<Result<Draft, FieldError>>);
+    fn parse(&self, obj: &Obj<'_>, ctx: &ParseContext, out: &mut Vec<Result<Draft, FieldError>>);
 
     /// Fixes up rows whose meaning depends on other records of the batch (attempt chains).
     fn finish_batch(&self, _rows: &mut [Draft]) {}
 }
 
 /// Every supported format, in detection order (`shared/formats/README.md`, "Auto-detection").
-pub(crate) static ADAPTERS: &[&dyn Adapter] = &[&canonical::Canonical];
+pub(crate) static ADAPTERS: &[&dyn Adapter] = &[
+    &bedrock::Bedrock,
+    &otel::Otel,
+    &openai_usage::OpenaiUsage,
+    &kong::Kong,
+    &cloudflare::Cloudflare,
+    &helicone::Helicone,
+    &portkey::Portkey,
+    &openrouter::Openrouter,
+    &litellm::Litellm,
+    &canonical::Canonical,
+];
 
 /// Whether the body's format is sniffed or forced (`?format=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +143,7 @@ struct Document<'a> {
 ///
 /// # Errors
 /// Whole-body problems only: empty, not JSON, not UTF-8, no format recognised.
-pub fn parse_body(body: &[u8], choice: FormatChoice) -> Result<ParsedBatch, IngestError> {
+pub fn parse_body(body: &[u8], choice: FormatChoice, ctx: &ParseContext) -> Result<ParsedBatch, IngestError> {
     let records = body::split(body)?.records;
     let documents: Vec<Document<'_>> = records.into_iter().map(to_document).collect();
 
@@ -167,7 +190,7 @@ pub fn parse_body(body: &[u8], choice: FormatChoice) -> Result<ParsedBatch, Inge
             );
             continue;
         }
-        adapter.parse(&obj, &mut candidates);
+        adapter.parse(&obj, ctx, &mut candidates);
         for candidate in candidates.drain(..) {
             match candidate {
                 Ok(draft) => {

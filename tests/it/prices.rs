@@ -142,7 +142,11 @@ fn a_csv_overrides_file_works_too() {
     // 1M × 0.000000000003 / 1M = 0.000000000003 exactly: the CSV never went through a float.
     assert_eq!(rows[0]["cost_usd"], "0.100000000003");
     let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, "provider,model,effective_from,input_per_mtk\nopenai,x,2026-01-01,1\n").unwrap();
+    std::fs::write(
+        &bad,
+        "provider,model,effective_from,input_per_mtk\nopenai,x,2026-01-01,1\n",
+    )
+    .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
         .arg("--data-dir")
         .arg(dir.path().join("data"))

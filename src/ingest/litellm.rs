@@ -1,0 +1,21 @@
+//! `litellm`: FIXME(issue 4) — adapter not written yet. Spec: `shared/formats/litellm.md`.
+
+use super::Adapter;
+use super::common::{Draft, ParseContext};
+use super::json::Obj;
+use super::reject::FieldError;
+use crate::model::Source;
+
+pub(crate) struct Litellm;
+
+impl Adapter for Litellm {
+    fn source(&self) -> Source {
+        Source::Litellm
+    }
+
+    fn detect(&self, _obj: &Obj<'_>) -> bool {
+        false
+    }
+
+    fn parse(&self, _obj: &Obj<'_>, _ctx: &ParseContext, _out: &mut Vec<Result<Draft, FieldError>>) {}
+}

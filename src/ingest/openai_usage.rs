@@ -1,0 +1,21 @@
+//! `openai_usage`: FIXME(issue 4) — adapter not written yet. Spec: `shared/formats/openai_usage.md`.
+
+use super::Adapter;
+use super::common::{Draft, ParseContext};
+use super::json::Obj;
+use super::reject::FieldError;
+use crate::model::Source;
+
+pub(crate) struct OpenaiUsage;
+
+impl Adapter for OpenaiUsage {
+    fn source(&self) -> Source {
+        Source::OpenaiUsage
+    }
+
+    fn detect(&self, _obj: &Obj<'_>) -> bool {
+        false
+    }
+
+    fn parse(&self, _obj: &Obj<'_>, _ctx: &ParseContext, _out: &mut Vec<Result<Draft, FieldError>>) {}
+}
