@@ -318,6 +318,13 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         None => Some(server::open_ledger(config)?),
     };
     for path in &args.files {
+        if !is_data_file(path) {
+            progress.println(format!(
+                "skipped {} (not a .json/.ndjson/.jsonl file, optionally .gz/.zst)",
+                path.display()
+            ));
+            continue;
+        }
         progress.set_message(path.display().to_string());
         let chunks = read_chunks(path, args.batch_records)?;
         if args.strict && ledger.is_some() {
@@ -417,6 +424,24 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Whether a path names a log file (`.json`, `.ndjson`, `.jsonl`, optionally `.gz`/`.zst`), so
+/// that `import sample_data/*` skips READMEs and scripts.
+fn is_data_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .or_else(|| name.strip_suffix(".zstd"))
+        .unwrap_or(&name);
+    path.is_file()
+        && [".json", ".ndjson", ".jsonl"]
+            .iter()
+            .any(|extension| name.ends_with(extension))
 }
 
 /// Reads a file into batches: NDJSON is cut every `batch_records` lines (bounded memory, a

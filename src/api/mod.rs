@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod openapi;
 pub mod prices;
 pub mod reports;
+pub mod traces;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/v1/ingest", web::post().to(ingest::ingest))
+        .route("/v1/traces", web::post().to(traces::traces))
         .route("/v1/reports/{name}", web::get().to(reports::report))
         .route("/v1/export", web::get().to(export::export))
         .route("/v1/prices", web::get().to(prices::list_prices))

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use super::{docs, error, export, health, ingest, prices, reports};
+use super::{docs, error, export, health, ingest, prices, reports, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -19,6 +19,7 @@ use crate::pricing::spec;
         health::healthz,
         health::readyz,
         ingest::ingest,
+        traces::traces,
         reports::report,
         export::export,
         prices::list_prices,

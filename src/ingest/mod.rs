@@ -19,6 +19,8 @@ mod cloudflare;
 mod common;
 mod detect;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 pub(crate) mod golden;
 mod helicone;
 mod json;

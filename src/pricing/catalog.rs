@@ -225,6 +225,8 @@ pub struct Catalog {
     providers_of: HashMap<String, Vec<Provider>>,
     /// alias → entries whose spec lists it.
     aliases: HashMap<String, Vec<usize>>,
+    /// undated model_key → the dated keys that share it, newest snapshot first.
+    dated: HashMap<String, Vec<String>>,
 }
 
 impl Catalog {
@@ -276,6 +278,18 @@ impl Catalog {
                 models.into_iter().map(|(_, ids)| ids).collect(),
             );
         }
+        let mut dated: HashMap<String, Vec<String>> = HashMap::new();
+        for model_key in providers_of.keys() {
+            if let Some(undated) = strip_snapshot_date(model_key) {
+                dated
+                    .entry(undated.to_owned())
+                    .or_default()
+                    .push(model_key.clone());
+            }
+        }
+        for keys in dated.values_mut() {
+            keys.sort_by(|a, b| b.cmp(a));
+        }
         for (model_key, providers) in &mut providers_of {
             providers.sort_by(|a, b| {
                 first_party_rank(a.as_str(), model_key)
@@ -289,6 +303,7 @@ impl Catalog {
             by_key,
             providers_of,
             aliases,
+            dated,
         }
     }
 
@@ -380,18 +395,22 @@ impl Catalog {
         {
             return Some(entry);
         }
+        // The normalised name, then the undated alias of a dated snapshot, then (for an undated
+        // slug such as OpenRouter's `anthropic/claude-sonnet-4`) its newest dated snapshot.
         let undated = strip_snapshot_date(model_key);
-        if let Some(entry) = self.key_in_force(provider, model_key, ts) {
-            return Some(entry);
-        }
-        if let Some(undated) = undated
-            && let Some(entry) = self.key_in_force(provider, undated, ts)
-        {
-            return Some(entry);
+        let dated = self.dated.get(model_key).map(Vec::as_slice).unwrap_or_default();
+        let keys: Vec<&str> = std::iter::once(model_key)
+            .chain(undated)
+            .chain(dated.iter().map(String::as_str))
+            .collect();
+        for key in &keys {
+            if let Some(entry) = self.key_in_force(provider, key, ts) {
+                return Some(entry);
+            }
         }
         // The provider has no price for this model: take another provider's list price for the
         // same model (OTel's provider names the client API, not always who served the call).
-        for key in std::iter::once(model_key).chain(undated) {
+        for key in keys {
             if let Some(providers) = self.providers_of.get(key) {
                 for other in providers.iter().filter(|other| *other != provider) {
                     if let Some(entry) = self.key_in_force(other, key, ts) {
@@ -489,6 +508,11 @@ mod tests {
         assert_eq!(dated.model_key, "gpt-4o-mini");
         let routed = catalog.resolve(&Provider::Openai, "openai/gpt-4o-mini", ts);
         assert_eq!(routed.entry.unwrap().model, "gpt-4o-mini");
+        let slug = catalog.resolve(&Provider::Anthropic, "anthropic/claude-sonnet-4", ts);
+        assert_eq!(
+            slug.model_key, "claude-sonnet-4-20250514",
+            "an undated slug finds its dated snapshot"
+        );
         let unknown = catalog.resolve(&Provider::SelfHosted, "acme-triage-7b", ts);
         assert!(unknown.entry.is_none());
         assert_eq!(unknown.model_key, "acme-triage-7b");

@@ -144,7 +144,39 @@ pub fn normalize(model: &str) -> String {
     }
     // Vertex writes versions as `claude-3-5-haiku@20241022`.
     name = name.replacen('@', "-", 1);
-    name
+    family_spelling(&name)
+}
+
+/// Folds the spellings one model family uses across vendors: OpenRouter writes Anthropic
+/// versions with dots (`claude-3.5-haiku`, `claude-sonnet-4.5`) where Anthropic uses dashes, and
+/// Bedrock writes Meta's versions without a dot (`llama3-3-70b-instruct`) where everyone else
+/// writes `llama-3.3-70b-instruct`.
+fn family_spelling(name: &str) -> String {
+    if name.starts_with("claude-") {
+        return name.replace('.', "-");
+    }
+    if let Some(rest) = name.strip_prefix("llama")
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+    {
+        let mut parts = rest.split('-');
+        let major = parts.next().unwrap_or_default();
+        let remaining: Vec<&str> = parts.collect();
+        if !major.chars().all(|c| c.is_ascii_digit()) {
+            return name.to_owned();
+        }
+        return match remaining.split_first() {
+            Some((minor, tail)) if minor.len() <= 2 && minor.chars().all(|c| c.is_ascii_digit()) => {
+                let mut folded = format!("llama-{major}.{minor}");
+                for part in tail {
+                    folded.push('-');
+                    folded.push_str(part);
+                }
+                folded
+            }
+            _ => format!("llama-{rest}"),
+        };
+    }
+    name.to_owned()
 }
 
 /// Removes a Bedrock version suffix (`-v1:0`, `-v2`, `:0`).
@@ -244,6 +276,16 @@ mod tests {
         );
         assert_eq!(normalize("gpt-4o-mini-2024-07-18"), "gpt-4o-mini-2024-07-18");
         assert_eq!(normalize("acme-triage-7b"), "acme-triage-7b");
+        assert_eq!(normalize("anthropic/claude-3.5-haiku"), "claude-3-5-haiku");
+        assert_eq!(
+            normalize("meta.llama3-3-70b-instruct-v1:0"),
+            "llama-3.3-70b-instruct"
+        );
+        assert_eq!(normalize("meta.llama3-70b-instruct-v1:0"), "llama-3-70b-instruct");
+        assert_eq!(
+            normalize("meta-llama/llama-3.1-8b-instruct"),
+            "llama-3.1-8b-instruct"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod adapters;
 mod cli;
 mod config;
 mod crash;
@@ -14,3 +15,4 @@ mod openapi;
 mod prices;
 mod queries;
 mod reports;
+mod traces;

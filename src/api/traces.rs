@@ -1,0 +1,157 @@
+//! `POST /v1/traces`: an OTLP/HTTP trace receiver, so any OpenTelemetry SDK's OTLP exporter can
+//! point at the ledger (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://host:8080/v1/traces`).
+//!
+//! Protobuf bodies are decoded with the OpenTelemetry proto definitions (`opentelemetry-proto`)
+//! and turned into OTLP/JSON, so one adapter (`ingest::otel`) reads both encodings. The answer
+//! is an `ExportTraceServiceResponse` in the request's encoding; `partialSuccess.rejectedSpans`
+//! counts GenAI spans that could not be stored. Spans that are not model calls are skipped and
+//! not counted, as on `/v1/ingest`.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use crate::ingest::FormatChoice;
+use crate::ingest::body::{self, Encoding};
+use crate::model::Source;
+use crate::pipeline::{self, MAX_LISTED_ERRORS};
+
+/// How the exporter encoded its request (and how we answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OtlpEncoding {
+    Protobuf,
+    Json,
+}
+
+/// Receive OTLP traces.
+///
+/// OTLP/HTTP `ExportTraceServiceRequest` as `application/x-protobuf` or `application/json`,
+/// optionally gzip-compressed. GenAI spans become usage records (`source = otel`); the response
+/// is an `ExportTraceServiceResponse` in the request's encoding.
+#[utoipa::path(post, path = "/v1/traces", tag = "ingest",
+    request_body(content = String, description = "OTLP ExportTraceServiceRequest (protobuf or JSON)",
+        content_type = "application/x-protobuf"),
+    responses(
+        (status = 200, description = "ExportTraceServiceResponse; `partialSuccess.rejectedSpans` counts GenAI spans that were refused", body = Object),
+        (status = 400, description = "The body is not an OTLP trace request (`invalid_json`, `bad_encoding`)", body = ErrorBody),
+        (status = 413, description = "Body over the size cap (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Unsupported content type or encoding", body = ErrorBody),
+        (status = 503, description = "The writer queue is full (`writer_busy`); retry after `Retry-After`", body = ErrorBody),
+    ))]
+pub async fn traces(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/x-protobuf")
+        .to_ascii_lowercase();
+    let otlp = if content_type.starts_with("application/x-protobuf")
+        || content_type.starts_with("application/protobuf")
+    {
+        OtlpEncoding::Protobuf
+    } else if content_type.starts_with("application/json") {
+        OtlpEncoding::Json
+    } else {
+        return Err(ApiError::UnsupportedMediaType(content_type));
+    };
+    let encoding_header = request
+        .headers()
+        .get("content-encoding")
+        .map(|value| value.to_str().unwrap_or("(not text)").to_owned());
+    let encoding = Encoding::from_header(encoding_header.as_deref())
+        .ok_or_else(|| ApiError::UnsupportedEncoding(encoding_header.unwrap_or_default()))?;
+    let limit = state.limits.max_body_bytes;
+
+    let work = async {
+        let mut raw = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|error| ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
+            if (raw.len() + chunk.len()) as u64 > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            raw.extend_from_slice(&chunk);
+        }
+        let catalog = state.prices.current();
+        let prepared = web::block(move || -> Result<_, ApiError> {
+            let decoded = body::decode(encoding, raw, limit)?;
+            let json = match otlp {
+                OtlpEncoding::Json => decoded,
+                OtlpEncoding::Protobuf => {
+                    let message = ExportTraceServiceRequest::decode(decoded.as_slice()).map_err(|error| {
+                        ApiError::InvalidJson(format!("not an OTLP ExportTraceServiceRequest: {error}"))
+                    })?;
+                    serde_json::to_vec(&message).map_err(|error| ApiError::Internal(error.to_string()))?
+                }
+            };
+            if json.iter().all(u8::is_ascii_whitespace) || json == b"{}" {
+                // An exporter may send an empty request: nothing to store, nothing rejected.
+                return Ok(None);
+            }
+            Ok(Some(pipeline::prepare(
+                json,
+                Encoding::Identity,
+                limit,
+                FormatChoice::Forced(Source::Otel),
+                &catalog,
+            )?))
+        })
+        .await??;
+        match prepared {
+            None => Ok((0usize, String::new())),
+            Some(prepared) => {
+                let (response, _) = pipeline::store(&state.writer, prepared, false, false).await?;
+                let message = response
+                    .errors
+                    .iter()
+                    .take(MAX_LISTED_ERRORS.min(20))
+                    .map(|error| {
+                        format!(
+                            "span {}: {} {}",
+                            error.index,
+                            error.field.as_deref().unwrap_or("-"),
+                            error.message
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Ok((response.rejected, message))
+            }
+        }
+    };
+    let (rejected, message) = super::with_timeout(state.request_timeout, work).await?;
+    let answer = ExportTraceServiceResponse {
+        partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
+            error_message: message,
+        }),
+    };
+    Ok(match otlp {
+        OtlpEncoding::Protobuf => HttpResponse::Ok()
+            .content_type("application/x-protobuf")
+            .body(answer.encode_to_vec()),
+        // OTLP/JSON writes int64 fields as strings (protobuf JSON mapping).
+        OtlpEncoding::Json => {
+            let body = match &answer.partial_success {
+                None => serde_json::json!({}),
+                Some(partial) => serde_json::json!({"partialSuccess": {
+                    "rejectedSpans": partial.rejected_spans.to_string(),
+                    "errorMessage": partial.error_message,
+                }}),
+            };
+            HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .body(body.to_string())
+        }
+    })
+}
