@@ -33,12 +33,15 @@
 use serde_json::value::RawValue;
 
 use super::Adapter;
-use super::common::{Draft, ParseContext, TagsBuilder, base_record, text_at, text_field, ts_text};
+use super::common::{
+    Attribution, Draft, ParseContext, TagsBuilder, at_native, base_record, non_negative, text_at, text_field,
+    ts_text,
+};
 use super::json::{self, Kind, Obj};
 use super::reject::FieldError;
 use crate::model::{
-    ApiKeyId, ErrorType, EventId, LIMITS, Provider, RecordError, Source, Tags, TokenCounts, TokenUsage,
-    UNASSIGNED_TEAM, UsageRecord, check_len,
+    ApiKeyId, ErrorType, EventId, LIMITS, Provider, Source, TokenCounts, TokenUsage, UNASSIGNED_TEAM,
+    UsageRecord, check_len,
 };
 
 pub(crate) struct Bedrock;
@@ -71,9 +74,7 @@ impl Adapter for Bedrock {
     }
 
     fn detect(&self, obj: &Obj<'_>) -> bool {
-        obj.raw("schemaType")
-            .and_then(json::decode_str)
-            .is_some_and(|schema_type| schema_type == SCHEMA_TYPE)
+        json::string_at(obj.raw("schemaType")).is_some_and(|schema_type| schema_type == SCHEMA_TYPE)
     }
 
     fn parse(&self, obj: &Obj<'_>, _ctx: &ParseContext, out: &mut Vec<Result<Draft, FieldError>>) {
@@ -84,7 +85,7 @@ impl Adapter for Bedrock {
 fn parse_record(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
     let request_id =
         text_field(obj, "requestId", LIMITS.event_id)?.ok_or_else(|| FieldError::missing("requestId"))?;
-    let event_id = EventId::new(request_id).map_err(|error| at_native(error, "requestId"))?;
+    let event_id = EventId::new(request_id).map_err(at_native("requestId"))?;
     let timestamp =
         json::opt_str(obj.raw("timestamp"), "timestamp")?.ok_or_else(|| FieldError::missing("timestamp"))?;
     let ts = ts_text(&timestamp, "timestamp", false)?;
@@ -97,7 +98,7 @@ fn parse_record(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
     let api_key_id = match obj.obj("identity", "identity")? {
         None => None,
         Some(identity) => text_at(identity.raw("arn"), "identity.arn", LIMITS.short_text)?
-            .map(|arn| ApiKeyId::from_alias(&arn).map_err(|error| at_native(error, "identity.arn")))
+            .map(|arn| ApiKeyId::from_alias(&arn).map_err(at_native("identity.arn")))
             .transpose()?,
     };
     let route = route(obj)?;
@@ -120,12 +121,6 @@ fn parse_record(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
         error_type,
         ..base_record(Source::Bedrock, event_id, ts, Provider::Bedrock, model, tokens)
     })
-}
-
-/// Re-labels a canonical-field error with the native field it came from.
-fn at_native(error: RecordError, field: &str) -> FieldError {
-    let error = FieldError::from(error);
-    FieldError::new(field, error.code, error.message)
 }
 
 /// `inputTokenCount` excludes the prompt cache (Anthropic convention, for every Bedrock model),
@@ -186,13 +181,6 @@ fn count_with_fallback(
     }
 }
 
-struct Attribution {
-    team: String,
-    project: Option<String>,
-    user_id: Option<String>,
-    tags: Tags,
-}
-
 /// `requestMetadata` (Converse's caller-supplied string map): three reserved keys are lifted,
 /// the rest become tags.
 fn attribution(obj: &Obj<'_>) -> Result<Attribution, FieldError> {
@@ -200,26 +188,17 @@ fn attribution(obj: &Obj<'_>) -> Result<Attribution, FieldError> {
     if let Some(metadata) = obj.obj("requestMetadata", "requestMetadata")? {
         tags.extend_from(&metadata);
     }
-    let team = lift(&mut tags, "team")?.unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
-    let project = lift(&mut tags, "project")?;
-    let user_id = lift(&mut tags, "user_id")?;
+    let team = tags
+        .lift("team", "requestMetadata")?
+        .unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
+    let project = tags.lift("project", "requestMetadata")?;
+    let user_id = tags.lift("user_id", "requestMetadata")?;
     Ok(Attribution {
         team,
         project,
         user_id,
         tags: tags.build()?,
     })
-}
-
-fn lift(tags: &mut TagsBuilder, key: &str) -> Result<Option<String>, FieldError> {
-    match tags.remove(key) {
-        None => Ok(None),
-        Some(value) if value.is_empty() => Ok(None),
-        Some(value) => {
-            check_len(&format!("requestMetadata.{key}"), &value, LIMITS.short_text)?;
-            Ok(Some(value))
-        }
-    }
 }
 
 /// A cross-Region inference profile ran the request elsewhere; some models are priced
@@ -251,7 +230,7 @@ fn timings(output: &Obj<'_>) -> Result<Timings, FieldError> {
     };
     match Kind::of(body) {
         Kind::Object => Ok(Timings {
-            latency_ms: duration_ms(
+            latency_ms: metric_ms(
                 output.path(&["outputBodyJson", "metrics", "latencyMs"]),
                 "output.outputBodyJson.metrics.latencyMs",
             )?,
@@ -263,8 +242,8 @@ fn timings(output: &Obj<'_>) -> Result<Timings, FieldError> {
 }
 
 fn stream_timings(body: &RawValue) -> Result<Timings, FieldError> {
-    let chunks: Vec<&RawValue> = serde_json::from_str(body.get())
-        .map_err(|_| FieldError::invalid_type("output.outputBodyJson", "an array of chunks"))?;
+    let chunks = json::array_elements(body)
+        .ok_or_else(|| FieldError::invalid_type("output.outputBodyJson", "an array of chunks"))?;
     // The metrics sit in the last chunk; searching backwards tolerates trailing chunks.
     let last_with_metrics = chunks.iter().enumerate().rev().find_map(|(index, chunk)| {
         Obj::from_raw(chunk)
@@ -279,25 +258,20 @@ fn stream_timings(body: &RawValue) -> Result<Timings, FieldError> {
         return Ok(Timings::default());
     };
     Ok(Timings {
-        latency_ms: duration_ms(
+        latency_ms: metric_ms(
             metrics.raw("invocationLatency"),
             &format!("{field}.invocationLatency"),
         )?,
-        ttft_ms: duration_ms(
+        ttft_ms: metric_ms(
             metrics.raw("firstByteLatency"),
             &format!("{field}.firstByteLatency"),
         )?,
     })
 }
 
-fn duration_ms(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>, FieldError> {
-    match json::opt_f64(raw, field)? {
-        Some(millis) if millis < 0.0 => Err(FieldError::invalid_value(
-            field,
-            format!("must not be negative, got {millis}"),
-        )),
-        other => Ok(other),
-    }
+/// Bedrock writes its metrics as JSON numbers; a quoted one is a type error, not a duration.
+fn metric_ms(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>, FieldError> {
+    non_negative(json::opt_f64(raw, field)?, field)
 }
 
 /// Maps an exception name to the status the caller saw and its error type; unknown names are a

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::Adapter;
-use super::common::{Draft, ParseContext, text_field};
+use super::common::{Draft, ParseContext, non_negative, text_field};
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, RejectCode, excerpt};
 use crate::model::{
@@ -253,14 +253,9 @@ fn positive(obj: &Obj<'_>, field: &str) -> Result<u32, FieldError> {
     }
 }
 
+/// Our own format sends durations as JSON numbers: a quoted one is a type error.
 fn duration(obj: &Obj<'_>, field: &str) -> Result<Option<f64>, FieldError> {
-    match json::opt_f64(obj.raw(field), field)? {
-        Some(value) if value < 0.0 => Err(FieldError::invalid_value(
-            field,
-            format!("must not be negative, got {value}"),
-        )),
-        other => Ok(other),
-    }
+    non_negative(json::opt_f64(obj.raw(field), field)?, field)
 }
 
 #[cfg(test)]

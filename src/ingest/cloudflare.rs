@@ -37,13 +37,13 @@ use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{
-    AttemptLink, Draft, ParseContext, TagsBuilder, amount, base_record, reported_cost, status_and_error,
-    stringify_scalar, text_field, ts_text,
+    AttemptLink, Attribution, Draft, ParseContext, TagsBuilder, amount, at_native, base_record, duration_ms,
+    reported_cost, status_and_error, stringify_scalar, text_field, ts_text,
 };
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, excerpt};
 use crate::model::{
-    EventId, LIMITS, Provider, Source, Tags, TokenCounts, TokenUsage, UNASSIGNED_TEAM, UsageRecord, check_len,
+    EventId, LIMITS, Provider, Source, TokenCounts, TokenUsage, UNASSIGNED_TEAM, UsageRecord,
 };
 
 pub(crate) struct Cloudflare;
@@ -78,8 +78,7 @@ impl Adapter for Cloudflare {
 
 fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
     let event_id = json::opt_str(obj.raw("id"), "id")?.ok_or_else(|| FieldError::missing("id"))?;
-    let event_id =
-        EventId::new(event_id.into_owned()).map_err(|error| renamed(FieldError::from(error), "id"))?;
+    let event_id = EventId::new(event_id.into_owned()).map_err(at_native("id"))?;
     let created_at = json::opt_str(obj.raw("created_at"), "created_at")?
         .ok_or_else(|| FieldError::missing("created_at"))?;
     let ts = ts_text(&created_at, "created_at", false)?;
@@ -110,7 +109,7 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
     let cache_hit = json::opt_bool(obj.raw("cached"), "cached")?.unwrap_or(false);
     let cost = amount(obj.raw("cost"), "cost")?;
     let reported_cost_usd = reported_cost(cost, &tokens, status_code, cache_hit);
-    let latency_ms = non_negative_ms(obj.raw("duration"), "duration")?;
+    let latency_ms = duration_ms(obj.raw("duration"), "duration")?;
     let step = json::opt_count_lenient(obj.raw("step"), "step")?;
     let attempts = match step {
         None => 1,
@@ -237,38 +236,23 @@ fn object_entries(text: &str) -> Option<Metadata> {
         .collect()
 }
 
-/// The attribution a record's metadata carries.
-struct Attribution {
-    team: String,
-    project: Option<String>,
-    user_id: Option<String>,
-    tags: Tags,
-}
-
+/// The attribution a record's metadata carries: scalar entries only, `team`, `project` and
+/// `user_id` (else `user`) lifted out of the tags.
 fn attribution_from(metadata: &Metadata) -> Result<Attribution, FieldError> {
-    let mut scalars: BTreeMap<&str, String> = BTreeMap::new();
+    let mut tags = TagsBuilder::default();
     for (key, raw) in metadata {
         if let Some(value) = stringify_scalar(raw) {
-            scalars.insert(key.as_str(), value);
+            tags.insert(key.as_str(), value);
         }
     }
-    let mut lift = |key: &str| -> Result<Option<String>, FieldError> {
-        let Some(value) = scalars.remove(key).filter(|value| !value.is_empty()) else {
-            return Ok(None);
-        };
-        check_len(&format!("metadata.{key}"), &value, LIMITS.short_text)?;
-        Ok(Some(value))
-    };
-    let team = lift("team")?.unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
-    let project = lift("project")?;
-    let user_id = match lift("user_id")? {
+    let team = tags
+        .lift("team", "metadata")?
+        .unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
+    let project = tags.lift("project", "metadata")?;
+    let user_id = match tags.lift("user_id", "metadata")? {
         Some(user_id) => Some(user_id),
-        None => lift("user")?,
+        None => tags.lift("user", "metadata")?,
     };
-    let mut tags = TagsBuilder::default();
-    for (key, value) in scalars {
-        tags.insert(key, value);
-    }
     Ok(Attribution {
         team,
         project,
@@ -284,24 +268,6 @@ fn metadata_group_key(metadata: &Metadata) -> String {
         .map(|(key, raw)| (key.as_str(), raw.get()))
         .collect();
     serde_json::to_string(&sorted).unwrap_or_default()
-}
-
-fn non_negative_ms(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>, FieldError> {
-    match json::opt_f64_lenient(raw, field)? {
-        Some(value) if value < 0.0 => Err(FieldError::invalid_value(
-            field,
-            format!("must not be negative, got {value}"),
-        )),
-        other => Ok(other),
-    }
-}
-
-/// Names the native field in an error raised by a canonical constructor.
-fn renamed(error: FieldError, field: &str) -> FieldError {
-    FieldError {
-        field: Some(field.to_owned()),
-        ..error
-    }
 }
 
 /// Links the steps of fallback chains (`cloudflare.md`, "Mapping rules"): a step `n > 0` takes

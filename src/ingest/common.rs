@@ -11,6 +11,7 @@
 // FIXME(issue 4): drop once every native adapter uses these helpers.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -21,9 +22,13 @@ use serde_json::value::RawValue;
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, excerpt};
 use crate::model::{
-    ErrorType, EventId, Provider, ServiceTier, Source, Tags, TokenUsage, UNASSIGNED_TEAM, UsageRecord, Usd,
-    check_len, parse_decimal_text,
+    ErrorType, EventId, LIMITS, Provider, ServiceTier, Source, Tags, TokenUsage, UNASSIGNED_TEAM,
+    UsageRecord, Usd, check_len, parse_decimal_text,
 };
+
+/// The host suffix of Google's Vertex AI endpoints. Several gateways log Vertex AI and the Gemini
+/// API under one provider name, and only the upstream host tells them apart.
+pub(crate) const VERTEX_AI_HOST: &str = "aiplatform.googleapis.com";
 
 /// A candidate row as an adapter produces it: the record, plus how it links to the other calls of
 /// the same logical request when the format only says so across records (LiteLLM logs each
@@ -130,6 +135,17 @@ pub(crate) fn text_at(
     Ok(Some(text.into_owned()))
 }
 
+/// Returns a `map_err` adapter that keeps an error's code and message but names the native field
+/// it came from. Canonical constructors ([`EventId::new`], [`TokenUsage::new`], [`Tags::new`], …)
+/// and shared readers report canonical names such as `event_id`; a rejection must name what the
+/// gateway sent (`request_id`, `metadata`).
+pub(crate) fn at_native<E: Into<FieldError>>(field: &str) -> impl FnOnce(E) -> FieldError + '_ {
+    move |error| FieldError {
+        field: Some(field.to_owned()),
+        ..error.into()
+    }
+}
+
 /// A scalar as tag text: strings as they are, numbers by their JSON text, booleans as
 /// `true`/`false`; `None` for null, objects and arrays.
 pub(crate) fn stringify_scalar(raw: &RawValue) -> Option<String> {
@@ -138,6 +154,34 @@ pub(crate) fn stringify_scalar(raw: &RawValue) -> Option<String> {
         Kind::Number | Kind::Bool => Some(raw.get().to_owned()),
         Kind::Null | Kind::Array | Kind::Object => None,
     }
+}
+
+/// The text of a nested object that an export may carry either as an object or as JSON text.
+/// Text that does not look like an object yields `None`, as does null.
+///
+/// # Errors
+/// `invalid_type` for a boolean, number or array.
+pub(crate) fn object_text<'a>(
+    raw: Option<&'a RawValue>,
+    field: &str,
+) -> Result<Option<Cow<'a, str>>, FieldError> {
+    let Some(raw) = raw else { return Ok(None) };
+    match Kind::of(raw) {
+        Kind::Null => Ok(None),
+        Kind::Object => Ok(Some(Cow::Borrowed(raw.get()))),
+        Kind::String => Ok(json::decode_str(raw).filter(|text| text.trim_start().starts_with('{'))),
+        Kind::Bool | Kind::Number | Kind::Array => Err(FieldError::invalid_type(field, "an object")),
+    }
+}
+
+/// Who a record is attributed to, as the metadata of most formats says it: the team
+/// (`unassigned` when absent), project and user lifted out of the caller's tags, and the tags
+/// that remain.
+pub(crate) struct Attribution {
+    pub team: String,
+    pub project: Option<String>,
+    pub user_id: Option<String>,
+    pub tags: Tags,
 }
 
 /// Collects tags; a later key replaces an earlier one. [`TagsBuilder::build`] applies the
@@ -168,6 +212,21 @@ impl TagsBuilder {
         self.entries.remove(key)
     }
 
+    /// Takes a reserved key (`team`, `project`, `user_id`, …) out of the tags and returns its
+    /// value, `None` when absent or empty. The value must fit the attribution limit
+    /// (`LIMITS.short_text`); the error names it `<parent>.<key>`, `parent` being the native
+    /// field the tags came from (`metadata`, `requestMetadata`).
+    ///
+    /// # Errors
+    /// `field_too_long` when the value exceeds the limit.
+    pub(crate) fn lift(&mut self, key: &str, parent: &str) -> Result<Option<String>, FieldError> {
+        let Some(value) = self.entries.remove(key).filter(|value| !value.is_empty()) else {
+            return Ok(None);
+        };
+        check_len(&format!("{parent}.{key}"), &value, LIMITS.short_text)?;
+        Ok(Some(value))
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.entries.get(key).map(String::as_str)
     }
@@ -186,11 +245,10 @@ fn instant_error(field: &str, text: &str) -> FieldError {
 /// A decimal number of seconds since the epoch (`1763884931.412`), read exactly to the
 /// microsecond. Numeric strings are accepted too.
 pub(crate) fn ts_epoch_seconds(raw: &RawValue, field: &str) -> Result<DateTime<Utc>, FieldError> {
-    let text = match Kind::of(raw) {
-        Kind::Number => raw.get().to_owned(),
-        Kind::String => json::decode_str(raw).unwrap_or_default().into_owned(),
-        _ => return Err(FieldError::invalid_type(field, "epoch seconds")),
-    };
+    if !matches!(Kind::of(raw), Kind::Number | Kind::String) {
+        return Err(FieldError::invalid_type(field, "epoch seconds"));
+    }
+    let text = raw_text(raw);
     let seconds = parse_decimal_text(&text).map_err(|_| instant_error(field, &text))?;
     let micros = seconds
         .checked_mul(Decimal::from(1_000_000))
@@ -208,14 +266,31 @@ pub(crate) fn ts_epoch_millis(raw: &RawValue, field: &str) -> Result<DateTime<Ut
 /// Nanoseconds since the epoch as a decimal string or number (OTLP `startTimeUnixNano`),
 /// truncated to the microsecond the store keeps.
 pub(crate) fn ts_epoch_nanos(raw: &RawValue, field: &str) -> Result<DateTime<Utc>, FieldError> {
-    let text = match Kind::of(raw) {
-        Kind::Number => raw.get().to_owned(),
-        Kind::String => json::decode_str(raw).unwrap_or_default().into_owned(),
-        _ => return Err(FieldError::invalid_type(field, "epoch nanoseconds")),
-    };
-    let nanos: i128 = text.trim().parse().map_err(|_| instant_error(field, &text))?;
-    let micros = i64::try_from(nanos.div_euclid(1000)).map_err(|_| instant_error(field, &text))?;
-    DateTime::from_timestamp_micros(micros).ok_or_else(|| instant_error(field, &text))
+    let nanos = epoch_nanos(raw, field)?;
+    let error = || instant_error(field, raw_text(raw).as_ref());
+    let micros = i64::try_from(nanos.div_euclid(1000)).map_err(|_| error())?;
+    DateTime::from_timestamp_micros(micros).ok_or_else(error)
+}
+
+/// Integer nanoseconds since the epoch from a decimal string or number, kept exact (durations
+/// between two OTLP times need every digit; [`ts_epoch_nanos`] truncates to microseconds).
+///
+/// # Errors
+/// `invalid_type` for other JSON types, `invalid_value` for text that is not an integer.
+pub(crate) fn epoch_nanos(raw: &RawValue, field: &str) -> Result<i128, FieldError> {
+    if !matches!(Kind::of(raw), Kind::Number | Kind::String) {
+        return Err(FieldError::invalid_type(field, "epoch nanoseconds"));
+    }
+    let text = raw_text(raw);
+    text.trim().parse().map_err(|_| instant_error(field, &text))
+}
+
+/// The text of a number, or the decoded content of a string.
+fn raw_text(raw: &RawValue) -> Cow<'_, str> {
+    match Kind::of(raw) {
+        Kind::String => json::decode_str(raw).unwrap_or_default(),
+        _ => Cow::Borrowed(raw.get()),
+    }
 }
 
 /// An ISO-8601 / RFC 3339 timestamp. With an offset it is converted to UTC; without one it is
@@ -335,6 +410,31 @@ pub(crate) fn refine_error_type(text: &str) -> Option<ErrorType> {
     }
 }
 
+/// The parts of an error body that name the failure (`code`, `type`), for
+/// [`refine_error_type`]. The message is left out: free text mentioning a word such as "timeout"
+/// must not override the status.
+pub(crate) fn error_text(raw: &RawValue) -> String {
+    match Obj::from_raw(raw) {
+        Some(error) => ["code", "type"]
+            .iter()
+            .filter_map(|key| error.present(key).and_then(stringify_scalar))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => stringify_scalar(raw).unwrap_or_default(),
+    }
+}
+
+/// Validates an HTTP status to 100–599.
+///
+/// # Errors
+/// `invalid_value` naming `field` for anything else.
+pub(crate) fn http_status(status: u64, field: &str) -> Result<u16, FieldError> {
+    u16::try_from(status)
+        .ok()
+        .filter(|code| (100..=599).contains(code))
+        .ok_or_else(|| FieldError::invalid_value(field, format!("`{status}` is not an HTTP status")))
+}
+
 /// The HTTP status of a call, validated to 100–599, and its error type: a refinement from error
 /// text wins over the status (`shared/formats/README.md`, "Status codes and error_type").
 ///
@@ -345,10 +445,7 @@ pub(crate) fn status_and_error(
     field: &str,
     error_text: Option<&str>,
 ) -> Result<(u16, Option<ErrorType>), FieldError> {
-    let status = u16::try_from(status)
-        .ok()
-        .filter(|code| (100..=599).contains(code))
-        .ok_or_else(|| FieldError::invalid_value(field, format!("`{status}` is not an HTTP status")))?;
+    let status = http_status(status, field)?;
     let by_status = ErrorType::from_status(status);
     let refined = error_text.and_then(refine_error_type);
     let error_type = match (by_status, refined) {
@@ -357,6 +454,29 @@ pub(crate) fn status_and_error(
         (Some(kind), None) => Some(kind),
     };
     Ok((status, error_type))
+}
+
+/// Reads a non-negative duration in milliseconds from a number or a numeric string (native
+/// formats quote numbers); `None` when absent or null.
+///
+/// # Errors
+/// `invalid_type` for other JSON types, `invalid_value` for a negative duration.
+pub(crate) fn duration_ms(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>, FieldError> {
+    non_negative(json::opt_f64_lenient(raw, field)?, field)
+}
+
+/// Refuses a negative duration that was read some other way (strictly, or in seconds).
+///
+/// # Errors
+/// `invalid_value` naming `field` when the duration is below zero.
+pub(crate) fn non_negative(duration: Option<f64>, field: &str) -> Result<Option<f64>, FieldError> {
+    match duration {
+        Some(value) if value < 0.0 => Err(FieldError::invalid_value(
+            field,
+            format!("must not be negative, got {value}"),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Seconds (a decimal) to milliseconds as `f64`, for durations.

@@ -40,20 +40,16 @@
 //! - A missing `response_status` means 200 unless the response body holds an `error`; then the
 //!   record is rejected (`missing_field`).
 
-use std::borrow::Cow;
-
-use serde_json::value::RawValue;
-
 use super::Adapter;
 use super::common::{
-    Draft, ParseContext, TagsBuilder, amount, base_record, reported_cost, status_and_error, stringify_scalar,
-    text_field, ts_text,
+    Attribution, Draft, ParseContext, TagsBuilder, VERTEX_AI_HOST, amount, at_native, base_record,
+    duration_ms, error_text, object_text, reported_cost, status_and_error, text_field, ts_text,
 };
-use super::json::{self, Kind, Obj};
+use super::json::{self, Obj};
 use super::reject::FieldError;
 use crate::model::{
-    ErrorType, EventId, LIMITS, Provider, RecordError, Source, Tags, TokenCounts, TokenUsage,
-    UNASSIGNED_TEAM, UsageRecord, check_len,
+    ErrorType, EventId, LIMITS, Provider, Source, TokenCounts, TokenUsage, UNASSIGNED_TEAM, UsageRecord,
+    check_len,
 };
 
 pub(crate) struct Helicone;
@@ -89,16 +85,21 @@ impl Adapter for Helicone {
 fn parse_record(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
     let event_id =
         text_field(obj, "request_id", LIMITS.event_id)?.ok_or_else(|| FieldError::missing("request_id"))?;
-    let event_id = EventId::new(event_id).map_err(at_field("request_id"))?;
+    let event_id = EventId::new(event_id).map_err(at_native("request_id"))?;
     let created_at = json::opt_str(obj.raw("request_created_at"), "request_created_at")?
         .ok_or_else(|| FieldError::missing("request_created_at"))?;
     let ts = ts_text(&created_at, "request_created_at", true)?;
 
-    let request_body_text = body_text(obj.raw("request_body"));
+    // Bodies are hints (module doc): one that is not an object is ignored, never rejected.
+    let request_body_text = object_text(obj.raw("request_body"), "request_body")
+        .ok()
+        .flatten();
     let request_body = request_body_text
         .as_deref()
         .and_then(|text| Obj::parse(text).ok());
-    let response_body_text = body_text(obj.raw("response_body"));
+    let response_body_text = object_text(obj.raw("response_body"), "response_body")
+        .ok()
+        .flatten();
     let response_body = response_body_text
         .as_deref()
         .and_then(|text| Obj::parse(text).ok());
@@ -125,15 +126,14 @@ fn parse_record(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
         None => amount(obj.raw("costUSD"), "costUSD")?,
     };
     let reported_cost_usd = reported_cost(reported, &tokens, status_code, cache_hit);
-    let latency_ms = duration_ms(obj, "delay_ms")?;
-    let ttft_ms = duration_ms(obj, "time_to_first_token")?;
-    let user_id = text_field(obj, "request_user_id", LIMITS.short_text)?;
+    let latency_ms = duration_ms(obj.raw("delay_ms"), "delay_ms")?;
+    let ttft_ms = duration_ms(obj.raw("time_to_first_token"), "time_to_first_token")?;
     let attribution = read_attribution(obj)?;
 
     Ok(UsageRecord {
         team: attribution.team,
         project: attribution.project,
-        user_id,
+        user_id: attribution.user_id,
         tags: attribution.tags,
         model_requested: routing.model_requested.unwrap_or_else(|| model.clone()),
         route: routing.route,
@@ -153,7 +153,7 @@ fn parse_record(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
 /// both Google APIs; only the target URL tells Vertex AI from the Gemini API.
 fn helicone_provider(native: &str, target_url: Option<&str>) -> Provider {
     if native.trim().eq_ignore_ascii_case("GOOGLE")
-        && target_url.is_some_and(|url| url.contains("aiplatform.googleapis.com"))
+        && target_url.is_some_and(|url| url.contains(VERTEX_AI_HOST))
     {
         return Provider::VertexAi;
     }
@@ -221,7 +221,7 @@ fn read_tokens(obj: &Obj<'_>, response_body: Option<&Obj<'_>>) -> Result<TokenUs
         cache_write_1h: 0,
         reasoning,
     })
-    .map_err(at_field("prompt_tokens"))
+    .map_err(at_native("prompt_tokens"))
 }
 
 fn read_status(
@@ -237,20 +237,6 @@ fn read_status(
         None => 200,
     };
     status_and_error(status, "response_status", error.as_deref())
-}
-
-/// The parts of an error body that name the failure (`code`, `type`), for
-/// [`super::common::refine_error_type`]. The message is left out: free text mentioning a word
-/// such as "timeout" must not override the status.
-fn error_text(raw: &RawValue) -> String {
-    match Obj::from_raw(raw) {
-        Some(error) => ["code", "type"]
-            .iter()
-            .filter_map(|key| error.present(key).and_then(stringify_scalar))
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => stringify_scalar(raw).unwrap_or_default(),
-    }
 }
 
 /// What the request body says about the requested model and AI Gateway fallbacks.
@@ -359,79 +345,31 @@ fn served_position(entries: &[FallbackEntry], model: &str, provider: &Provider) 
     }
 }
 
-struct Attribution {
-    team: String,
-    project: Option<String>,
-    tags: Tags,
-}
-
-/// `properties` (`Helicone-Property-*` headers plus Helicone's session keys): `team` and `project`
-/// are lifted, every other scalar entry becomes a tag under its own, case-sensitive name.
+/// `request_user_id` → `user_id`; `properties` (`Helicone-Property-*` headers plus Helicone's
+/// session keys): `team` and `project` are lifted, every other scalar entry becomes a tag under
+/// its own, case-sensitive name.
 fn read_attribution(obj: &Obj<'_>) -> Result<Attribution, FieldError> {
+    let user_id = text_field(obj, "request_user_id", LIMITS.short_text)?;
     let (field, raw) = match obj.present("properties") {
         Some(raw) => ("properties", Some(raw)),
         None => ("request_properties", obj.raw("request_properties")),
     };
     let mut entries = TagsBuilder::default();
-    let text = match raw {
-        None => None,
-        Some(raw) => match Kind::of(raw) {
-            Kind::Null => None,
-            Kind::Object => Some(Cow::Borrowed(raw.get())),
-            Kind::String => body_text(Some(raw)),
-            Kind::Bool | Kind::Number | Kind::Array => {
-                return Err(FieldError::invalid_type(field, "an object"));
-            }
-        },
-    };
+    let text = object_text(raw, field)?;
     if let Some(properties) = text.as_deref().and_then(|text| Obj::parse(text).ok()) {
         entries.extend_from(&properties);
     }
-    let mut lift = |key: &str| -> Result<Option<String>, FieldError> {
-        match entries.remove(key) {
-            Some(value) if !value.is_empty() => {
-                check_len(&format!("{field}.{key}"), &value, LIMITS.short_text)?;
-                Ok(Some(value))
-            }
-            _ => Ok(None),
-        }
-    };
-    let team = lift("team")?.unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
-    let project = lift("project")?;
-    let tags = entries.build().map_err(|error| FieldError {
-        field: Some(field.to_owned()),
-        ..error
-    })?;
-    Ok(Attribution { team, project, tags })
-}
-
-/// The text of a body that Helicone returns either as an object or as JSON text; anything else
-/// (including S3 placeholders that are not objects) yields `None`.
-fn body_text(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let raw = raw?;
-    match Kind::of(raw) {
-        Kind::Object => Some(Cow::Borrowed(raw.get())),
-        Kind::String => json::decode_str(raw).filter(|text| text.trim_start().starts_with('{')),
-        Kind::Null | Kind::Bool | Kind::Number | Kind::Array => None,
-    }
-}
-
-fn duration_ms(obj: &Obj<'_>, field: &str) -> Result<Option<f64>, FieldError> {
-    match json::opt_f64_lenient(obj.raw(field), field)? {
-        Some(ms) if ms < 0.0 => Err(FieldError::invalid_value(
-            field,
-            format!("must not be negative, got {ms}"),
-        )),
-        other => Ok(other),
-    }
-}
-
-/// Keeps a record error's code and message but names the native field.
-fn at_field(field: &str) -> impl FnOnce(RecordError) -> FieldError + '_ {
-    move |error| FieldError {
-        field: Some(field.to_owned()),
-        ..FieldError::from(error)
-    }
+    let team = entries
+        .lift("team", field)?
+        .unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
+    let project = entries.lift("project", field)?;
+    let tags = entries.build().map_err(at_native(field))?;
+    Ok(Attribution {
+        team,
+        project,
+        user_id,
+        tags,
+    })
 }
 
 #[cfg(test)]

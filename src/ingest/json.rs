@@ -196,6 +196,36 @@ pub(crate) fn decode_str(raw: &RawValue) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
+/// Reads a string without ever failing: `None` when absent or not a string. For detection
+/// predicates, which test the shape of a record and must never reject it.
+pub(crate) fn string_at(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    raw.and_then(decode_str)
+}
+
+/// Returns the elements of a JSON array, borrowed; `None` when the value is not an array.
+pub(crate) fn array_elements(raw: &RawValue) -> Option<Vec<&RawValue>> {
+    if Kind::of(raw) != Kind::Array {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// Reads an optional array: absent or null is empty (OTLP/JSON and Kong omit empty lists).
+///
+/// # Errors
+/// `invalid_type` with `expected` (`"an array of strings"`) for any other value.
+pub(crate) fn opt_array<'a>(
+    raw: Option<&'a RawValue>,
+    field: &str,
+    expected: &str,
+) -> Result<Vec<&'a RawValue>, FieldError> {
+    match raw {
+        None => Ok(Vec::new()),
+        Some(raw) if Kind::of(raw) == Kind::Null => Ok(Vec::new()),
+        Some(raw) => array_elements(raw).ok_or_else(|| FieldError::invalid_type(field, expected)),
+    }
+}
+
 /// Reads a string; `None` when absent or null.
 pub(crate) fn opt_str<'a>(
     raw: Option<&'a RawValue>,

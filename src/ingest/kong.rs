@@ -52,8 +52,8 @@ use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{
-    Draft, ParseContext, TagsBuilder, amount, base_record, reported_cost, status_and_error, stringify_scalar,
-    sum_test, text_at, ts_epoch_millis,
+    Draft, ParseContext, TagsBuilder, VERTEX_AI_HOST, amount, at_native, base_record, duration_ms,
+    reported_cost, status_and_error, stringify_scalar, sum_test, text_at, ts_epoch_millis,
 };
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, excerpt};
@@ -93,9 +93,6 @@ const AZURE_META_KEYS: [&str; 3] = ["azure_instance_id", "azure_deployment_id", 
 
 /// Keys of Kong's basic log serializer that mark an entry without AI data as Kong's.
 const KONG_ENTRY_KEYS: [&str; 3] = ["tries", "client_ip", "upstream_uri"];
-
-/// Upstream host suffix that turns Kong's `gemini` provider into Vertex AI.
-const VERTEX_HOST_SUFFIX: &str = "aiplatform.googleapis.com";
 
 impl Adapter for Kong {
     fn source(&self) -> Source {
@@ -236,16 +233,11 @@ fn read_entry(obj: &Obj<'_>, conventions: &KongConventions) -> Result<Entry, Fie
     };
     let request_latency_ms = match obj.obj("latencies", "latencies")? {
         None => None,
-        Some(latencies) => non_negative_ms(latencies.raw("request"), "latencies.request")?,
+        Some(latencies) => duration_ms(latencies.raw("request"), "latencies.request")?,
     };
-    let attempts = match obj.present("tries") {
-        None => 1,
-        Some(raw) => {
-            let tries = serde_json::from_str::<Vec<&RawValue>>(raw.get())
-                .map_err(|_| FieldError::invalid_type("tries", "an array"))?;
-            u32::try_from(tries.len()).unwrap_or(u32::MAX).max(1)
-        }
-    };
+    // An entry without balancer `tries` (or with an empty list) is one attempt.
+    let tries = json::opt_array(obj.present("tries"), "tries", "an array")?;
+    let attempts = u32::try_from(tries.len()).unwrap_or(u32::MAX).max(1);
     let team = team_of(obj, conventions)?.unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
     let user_id = match &request {
         None => None,
@@ -255,10 +247,7 @@ fn read_entry(obj: &Obj<'_>, conventions: &KongConventions) -> Result<Entry, Fie
         None => None,
         Some(entity) => match text_at(entity.raw("id"), "authenticated_entity.id", LIMITS.short_text)? {
             None => None,
-            Some(id) => Some(
-                ApiKeyId::from_alias(&id)
-                    .map_err(|error| renamed(FieldError::from(error), "authenticated_entity.id"))?,
-            ),
+            Some(id) => Some(ApiKeyId::from_alias(&id).map_err(at_native("authenticated_entity.id"))?),
         },
     };
     // `service.host` only refines the provider (Gemini vs Vertex AI); a malformed one is not
@@ -290,11 +279,7 @@ fn team_of(obj: &Obj<'_>, conventions: &KongConventions) -> Result<Option<String
     if let Some(team) = from_custom_id {
         return Ok(Some(team));
     }
-    let Some(tags) = consumer.present("tags") else {
-        return Ok(None);
-    };
-    let tags = serde_json::from_str::<Vec<&RawValue>>(tags.get())
-        .map_err(|_| FieldError::invalid_type("consumer.tags", "an array of strings"))?;
+    let tags = json::opt_array(consumer.present("tags"), "consumer.tags", "an array of strings")?;
     let team = tags
         .into_iter()
         .filter_map(|tag| json::opt_str(Some(tag), "consumer.tags").ok().flatten())
@@ -325,8 +310,7 @@ fn user_of(request: &Obj<'_>, conventions: &KongConventions) -> Result<Option<St
     };
     let field = format!("request.headers.{}", excerpt(name));
     let value = match Kind::of(raw) {
-        Kind::Array => serde_json::from_str::<Vec<&RawValue>>(raw.get())
-            .ok()
+        Kind::Array => json::array_elements(raw)
             .and_then(|values| values.into_iter().next())
             .and_then(|first| json::opt_str(Some(first), &field).ok().flatten())
             .map(|value| value.into_owned()),
@@ -348,7 +332,7 @@ fn parse_namespace(entry: &Entry, namespace: &Namespace<'_>) -> Result<UsageReco
     } else {
         format!("{}:{}", entry.request_id, namespace.name)
     };
-    let event_id = EventId::new(event_id).map_err(|error| renamed(FieldError::from(error), "request.id"))?;
+    let event_id = EventId::new(event_id).map_err(at_native("request.id"))?;
 
     let meta_text = |key: &str, limit: usize| -> Result<Option<String>, FieldError> {
         match &meta {
@@ -399,7 +383,7 @@ fn parse_namespace(entry: &Entry, namespace: &Namespace<'_>) -> Result<UsageReco
 
     let llm_latency_ms = match &meta {
         None => None,
-        Some(meta) => non_negative_ms(meta.raw("llm_latency"), &namespace.path("meta.llm_latency"))?,
+        Some(meta) => duration_ms(meta.raw("llm_latency"), &namespace.path("meta.llm_latency"))?,
     };
     let (latency_ms, attempts) = if namespace.main {
         (entry.request_latency_ms.or(llm_latency_ms), entry.attempts)
@@ -438,7 +422,7 @@ fn parse_namespace(entry: &Entry, namespace: &Namespace<'_>) -> Result<UsageReco
 /// Kong's `provider_name` in the canonical vocabulary; Kong's `gemini` driver also serves Vertex
 /// AI, which only the upstream host tells apart.
 fn provider_of(native: &str, upstream_host: Option<&str>) -> Provider {
-    let is_vertex_host = upstream_host.is_some_and(|host| host.ends_with(VERTEX_HOST_SUFFIX));
+    let is_vertex_host = upstream_host.is_some_and(|host| host.ends_with(VERTEX_AI_HOST));
     if native.trim().eq_ignore_ascii_case("gemini") && is_vertex_host {
         return Provider::VertexAi;
     }
@@ -616,24 +600,6 @@ fn payload_error(namespace: &Namespace<'_>) -> Option<String> {
     let text = json::decode_str(raw)?;
     let body = Obj::parse(&text).ok()?;
     body.present("error").map(|error| error.get().to_owned())
-}
-
-fn non_negative_ms(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>, FieldError> {
-    match json::opt_f64_lenient(raw, field)? {
-        Some(value) if value < 0.0 => Err(FieldError::invalid_value(
-            field,
-            format!("must not be negative, got {value}"),
-        )),
-        other => Ok(other),
-    }
-}
-
-/// Names the native field in an error raised by a canonical constructor.
-fn renamed(error: FieldError, field: &str) -> FieldError {
-    FieldError {
-        field: Some(field.to_owned()),
-        ..error
-    }
 }
 
 #[cfg(test)]

@@ -52,14 +52,15 @@ use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{
-    AttemptLink, Draft, ParseContext, TagsBuilder, amount, base_record, refine_error_type, reported_cost,
-    stringify_scalar, sum_test, text_at, text_field, ts_epoch_seconds, ts_text,
+    AttemptLink, Draft, ParseContext, TagsBuilder, amount, at_native, base_record, http_status, non_negative,
+    refine_error_type, reported_cost, stringify_scalar, sum_test, text_at, text_field, ts_epoch_seconds,
+    ts_text,
 };
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, excerpt};
 use crate::model::{
-    ApiKeyId, ErrorType, EventId, LIMITS, Provider, RecordError, Source, Tags, TokenCounts, TokenUsage,
-    UNASSIGNED_TEAM, UsageRecord, Usd, check_len, parse_decimal_text,
+    ApiKeyId, ErrorType, EventId, LIMITS, Provider, Source, Tags, TokenCounts, TokenUsage, UNASSIGNED_TEAM,
+    UsageRecord, Usd, parse_decimal_text,
 };
 
 pub(crate) struct Litellm;
@@ -328,7 +329,7 @@ fn parse_spend_row(obj: &Obj<'_>) -> Result<Call, FieldError> {
 
 fn event_id(obj: &Obj<'_>, field: &str) -> Result<EventId, FieldError> {
     let id = json::opt_str(obj.raw(field), field)?.ok_or_else(|| FieldError::missing(field))?;
-    EventId::new(id.into_owned()).map_err(|error| at_native_field(error, field))
+    EventId::new(id.into_owned()).map_err(at_native(field))
 }
 
 /// LiteLLM suffixes the id of a response served from its cache with `_cache_hit<epoch>`.
@@ -396,13 +397,6 @@ fn first_text(candidates: &[(Option<&RawValue>, &str)], limit: usize) -> Result<
     Ok(None)
 }
 
-/// Renames the canonical field of a model error to the native field it came from.
-fn at_native_field(error: RecordError, field: &str) -> FieldError {
-    let mut native = FieldError::from(error);
-    native.field = Some(field.to_owned());
-    native
-}
-
 // ---------------------------------------------------------------------------------------------
 // Time
 // ---------------------------------------------------------------------------------------------
@@ -452,16 +446,7 @@ impl Timing {
             }
             Some(end) => millis_between(start, end),
         };
-        let latency_ms = match duration_ms {
-            Some(duration) if duration < 0.0 => {
-                return Err(FieldError::invalid_value(
-                    "request_duration_ms",
-                    format!("must not be negative, got {duration}"),
-                ));
-            }
-            Some(duration) => Some(duration),
-            None => span,
-        };
+        let latency_ms = non_negative(duration_ms, "request_duration_ms")?.or(span);
         let ttft_ms = match (first_chunk, end) {
             (Some(first), Some(end)) if start <= first && first < end => millis_between(start, first),
             _ => None,
@@ -593,7 +578,7 @@ fn token_usage(obj: &Obj<'_>, sources: &[UsageSource<'_>]) -> Result<TokenUsage,
             "reasoning_tokens" => field_of(&reasoning),
             _ => None,
         };
-        at_native_field(error, &native.unwrap_or(prompt.field))
+        at_native(&native.unwrap_or(prompt.field))(error)
     })
 }
 
@@ -656,12 +641,7 @@ impl Outcome {
             .as_deref()
             .map(|class| class.rsplit('.').next().unwrap_or(class));
         let status_code = match code.as_deref().map(str::parse::<u64>) {
-            Some(Ok(code)) => u16::try_from(code)
-                .ok()
-                .filter(|code| (100..=599).contains(code))
-                .ok_or_else(|| {
-                    FieldError::invalid_value(&field("error_code"), format!("`{code}` is not an HTTP status"))
-                })?,
+            Some(Ok(code)) => http_status(code, &field("error_code"))?,
             _ => status_of_class(class),
         };
         let budget = error_information.is_some_and(has_budget_details);
@@ -773,9 +753,9 @@ impl Attribution {
     fn read(obj: &Obj<'_>, metadata: &Obj<'_>, shape: Shape) -> Result<Attribution, FieldError> {
         let spend_logs_metadata = metadata.obj("spend_logs_metadata", "metadata.spend_logs_metadata")?;
         let mut tags = collect_tags(obj.raw("request_tags"), spend_logs_metadata.as_ref())?;
-        let tag_team = lifted_tag(&mut tags, "team")?;
-        let tag_project = lifted_tag(&mut tags, "project")?;
-        let tag_user = lifted_tag(&mut tags, "user_id")?;
+        let tag_team = tags.lift("team", "tags")?;
+        let tag_project = tags.lift("project", "tags")?;
+        let tag_user = tags.lift("user_id", "tags")?;
         // Spend-table columns; a payload has no such top-level keys.
         let column = |key: &str| match shape {
             Shape::SpendRow => obj.raw(key),
@@ -852,20 +832,13 @@ fn collect_tags(
     spend_logs_metadata: Option<&Obj<'_>>,
 ) -> Result<TagsBuilder, FieldError> {
     let mut tags = TagsBuilder::default();
-    if let Some(raw) = request_tags.filter(|raw| Kind::of(raw) != Kind::Null) {
-        let not_a_list = || FieldError::invalid_type("request_tags", "an array of strings");
-        if Kind::of(raw) != Kind::Array {
-            return Err(not_a_list());
-        }
-        let entries: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| not_a_list())?;
-        for entry in entries {
-            let Some(text) = stringify_scalar(entry) else {
-                continue;
-            };
-            match text.split_once(':') {
-                Some((key, value)) => tags.insert(key.trim(), value.trim()),
-                None => tags.insert(text.trim(), "true"),
-            }
+    for entry in json::opt_array(request_tags, "request_tags", "an array of strings")? {
+        let Some(text) = stringify_scalar(entry) else {
+            continue;
+        };
+        match text.split_once(':') {
+            Some((key, value)) => tags.insert(key.trim(), value.trim()),
+            None => tags.insert(text.trim(), "true"),
         }
     }
     if let Some(spend_logs_metadata) = spend_logs_metadata {
@@ -874,22 +847,11 @@ fn collect_tags(
     Ok(tags)
 }
 
-/// Removes a reserved key from the tags and returns its value, within the attribution limit.
-fn lifted_tag(tags: &mut TagsBuilder, key: &str) -> Result<Option<String>, FieldError> {
-    let Some(value) = tags.remove(key).filter(|value| !value.is_empty()) else {
-        return Ok(None);
-    };
-    check_len(&format!("tags.{key}"), &value, LIMITS.short_text)?;
-    Ok(Some(value))
-}
-
 /// The first key hash or alias found; a value that looks like a raw secret rejects the record.
 fn api_key_id(candidates: &[(Option<&RawValue>, &str)]) -> Result<Option<ApiKeyId>, FieldError> {
     for (raw, field) in candidates {
         if let Some(text) = text_at(*raw, field, LIMITS.short_text)? {
-            return ApiKeyId::from_alias(&text)
-                .map(Some)
-                .map_err(|error| at_native_field(error, field));
+            return ApiKeyId::from_alias(&text).map(Some).map_err(at_native(field));
         }
     }
     Ok(None)

@@ -36,12 +36,11 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::Adapter;
-use super::common::{Draft, ParseContext, TagsBuilder, base_record, text_at};
-use super::json::{self, Kind, Obj};
+use super::common::{Draft, ParseContext, TagsBuilder, at_native, base_record, text_at};
+use super::json::{self, Obj};
 use super::reject::{FieldError, excerpt};
 use crate::model::{
-    ApiKeyId, EventId, LIMITS, Provider, RecordError, ServiceTier, Source, Tags, TokenCounts, TokenUsage,
-    UsageRecord,
+    ApiKeyId, EventId, LIMITS, Provider, ServiceTier, Source, Tags, TokenCounts, TokenUsage, UsageRecord,
 };
 
 pub(crate) struct OpenaiUsage;
@@ -55,11 +54,11 @@ impl Adapter for OpenaiUsage {
     }
 
     fn detect(&self, obj: &Obj<'_>) -> bool {
-        let is_page = string_at(obj.raw("object")).is_some_and(|kind| kind == "page");
+        let is_page = json::string_at(obj.raw("object")).is_some_and(|kind| kind == "page");
         is_page
             && first_result(obj).is_some_and(|result| {
                 result.has("num_model_requests")
-                    || string_at(result.raw("object")).is_some_and(|kind| kind == USAGE_RESULT)
+                    || json::string_at(result.raw("object")).is_some_and(|kind| kind == USAGE_RESULT)
             })
     }
 
@@ -70,23 +69,11 @@ impl Adapter for OpenaiUsage {
     }
 }
 
-fn string_at(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
-    raw.filter(|raw| Kind::of(raw) == Kind::String)
-        .and_then(json::decode_str)
-}
-
-fn array_elements(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    if Kind::of(raw) != Kind::Array {
-        return None;
-    }
-    serde_json::from_str(raw.get()).ok()
-}
-
 /// The first result of the first bucket that has one: what detection looks at.
 fn first_result<'a>(page: &Obj<'a>) -> Option<Obj<'a>> {
-    let buckets = array_elements(page.present("data")?)?;
+    let buckets = json::array_elements(page.present("data")?)?;
     buckets.into_iter().filter_map(Obj::from_raw).find_map(|bucket| {
-        let results = array_elements(bucket.present("results")?)?;
+        let results = json::array_elements(bucket.present("results")?)?;
         results.first().copied().and_then(Obj::from_raw)
     })
 }
@@ -110,7 +97,7 @@ fn parse_page(
     }
     let raw = page.present("data").ok_or_else(|| FieldError::missing("data"))?;
     let buckets =
-        array_elements(raw).ok_or_else(|| FieldError::invalid_type("data", "an array of buckets"))?;
+        json::array_elements(raw).ok_or_else(|| FieldError::invalid_type("data", "an array of buckets"))?;
     for (bucket_index, raw_bucket) in buckets.into_iter().enumerate() {
         let path = format!("data[{bucket_index}]");
         if let Err(error) = parse_bucket(raw_bucket, &path, ctx, out) {
@@ -142,7 +129,7 @@ fn parse_bucket(
     let results_path = format!("{path}.results");
     let results = match bucket.present("results") {
         None => return Err(FieldError::missing(&results_path)),
-        Some(raw) => array_elements(raw)
+        Some(raw) => json::array_elements(raw)
             .ok_or_else(|| FieldError::invalid_type(&results_path, "an array of results"))?,
     };
     let bounds = read_bounds(&bucket, path, ctx);
@@ -263,11 +250,11 @@ fn parse_result(
     let bucket = bounds.clone()?;
     let grouping = Grouping::read(&result, path)?;
 
-    let event_id = EventId::new(grouping.synthetic_event_id(&bucket))
-        .map_err(|error| at_path(error, path, "event_id"))?;
+    let event_id =
+        EventId::new(grouping.synthetic_event_id(&bucket)).map_err(at_native(&format!("{path}.event_id")))?;
     let api_key_id = match &grouping.api_key_id {
         None => None,
-        Some(alias) => Some(ApiKeyId::from_alias(alias).map_err(|error| at_path(error, path, "api_key_id"))?),
+        Some(alias) => Some(ApiKeyId::from_alias(alias).map_err(at_native(&format!("{path}.api_key_id")))?),
     };
     let tokens = TokenUsage::new(TokenCounts {
         input: counts.input,
@@ -281,7 +268,7 @@ fn parse_result(
             "output_tokens" => "output_tokens",
             _ => "input_tokens",
         };
-        at_path(error, path, native)
+        at_native(&format!("{path}.{native}"))(error)
     })?;
     let tags = grouping.tags(&counts)?;
     let service_tier = grouping.service_tier();
@@ -381,13 +368,6 @@ impl Grouping {
             .and_then(ServiceTier::parse)
             .unwrap_or_default()
     }
-}
-
-/// A record-level error placed at the result's native field (`data[1].results[0].api_key_id`).
-fn at_path(error: RecordError, path: &str, native: &str) -> FieldError {
-    let mut field_error = FieldError::from(error);
-    field_error.field = Some(format!("{path}.{native}"));
-    field_error
 }
 
 #[cfg(test)]

@@ -51,10 +51,10 @@ use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{
-    Draft, ParseContext, SummedTokens, amount, base_record, sum_test, text_at, text_field, ts_epoch_seconds,
-    ts_text,
+    Draft, ParseContext, SummedTokens, amount, at_native, base_record, duration_ms, sum_test, text_at,
+    text_field, ts_epoch_seconds, ts_text,
 };
-use super::json::{self, Kind, Obj};
+use super::json::{self, Obj};
 use super::reject::{FieldError, RejectCode};
 use crate::model::{
     ErrorType, EventId, LIMITS, Provider, RecordError, Source, TokenCounts, TokenUsage, UsageRecord, Usd,
@@ -137,13 +137,13 @@ fn is_generation(obj: &Obj<'_>) -> bool {
 
 /// A response body: `id` starting `gen-`, `usage.cost`, and a chat-completion `object`.
 fn is_response_body(obj: &Obj<'_>) -> bool {
-    let generation_id = string_at(obj.raw("id")).is_some_and(|id| id.starts_with("gen-"));
+    let generation_id = json::string_at(obj.raw("id")).is_some_and(|id| id.starts_with("gen-"));
     let usage_has_cost = obj
         .raw("usage")
         .and_then(Obj::from_raw)
         .is_some_and(|usage| usage.has("cost"));
     let completion =
-        string_at(obj.raw("object")).is_some_and(|kind| RESPONSE_OBJECTS.contains(&kind.as_ref()));
+        json::string_at(obj.raw("object")).is_some_and(|kind| RESPONSE_OBJECTS.contains(&kind.as_ref()));
     generation_id && usage_has_cost && completion
 }
 
@@ -154,11 +154,6 @@ fn is_error_body(obj: &Obj<'_>) -> bool {
             .raw("error")
             .and_then(Obj::from_raw)
             .is_some_and(|error| error.has("code"))
-}
-
-fn string_at(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
-    raw.filter(|raw| Kind::of(raw) == Kind::String)
-        .and_then(json::decode_str)
 }
 
 fn parse_generation(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
@@ -189,15 +184,7 @@ fn parse_generation(obj: &Obj<'_>) -> Result<UsageRecord, FieldError> {
         "upstream_inference_cost",
     )?;
 
-    let latency_ms = match json::opt_f64_lenient(obj.raw("latency"), "latency")? {
-        Some(latency) if latency < 0.0 => {
-            return Err(FieldError::invalid_value(
-                "latency",
-                format!("must not be negative, got {latency}"),
-            ));
-        }
-        other => other,
-    };
+    let latency_ms = duration_ms(obj.raw("latency"), "latency")?;
     let cancelled = json::opt_bool(obj.raw("cancelled"), "cancelled")?.unwrap_or(false);
     let finish_reason = json::opt_str(obj.raw("finish_reason"), "finish_reason")?;
     let error_type = if cancelled {
@@ -340,7 +327,7 @@ fn event_id(obj: &Obj<'_>) -> Result<EventId, FieldError> {
     let id = json::opt_str(obj.raw("id"), "id")?
         .filter(|id| !id.is_empty())
         .ok_or_else(|| FieldError::missing("id"))?;
-    EventId::new(id.into_owned()).map_err(|error| at_native_path(error, &[("event_id", "id")]))
+    EventId::new(id.into_owned()).map_err(at_native("id"))
 }
 
 /// A billed token count that must come from the provider's own numbers. When only OpenRouter's
@@ -416,7 +403,7 @@ fn choices_error_type(obj: &Obj<'_>) -> Result<Option<ErrorType>, FieldError> {
     let Some(raw) = obj.present("choices") else {
         return Ok(None);
     };
-    let choices = array_elements(raw).ok_or_else(|| FieldError::invalid_type("choices", "an array"))?;
+    let choices = json::array_elements(raw).ok_or_else(|| FieldError::invalid_type("choices", "an array"))?;
     let mut found = None;
     for (index, choice) in choices.into_iter().enumerate() {
         // Choices are the content, not the accounting: a non-object one says nothing about cost.
@@ -435,13 +422,6 @@ fn choices_error_type(obj: &Obj<'_>) -> Result<Option<ErrorType>, FieldError> {
     Ok(found)
 }
 
-fn array_elements(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    if Kind::of(raw) != Kind::Array {
-        return None;
-    }
-    serde_json::from_str(raw.get()).ok()
-}
-
 /// Normalises an OpenRouter provider display name (`OpenAI`, `Google AI Studio`, `Amazon
 /// Bedrock`, `DeepInfra`): first OpenRouter's own names, then the shared folding, then the
 /// lower-cased name with spaces turned into `_`.
@@ -456,17 +436,17 @@ fn provider_from_display_name(name: &str) -> Provider {
     }
 }
 
-/// Turns a record-level error into a field error that names the native field instead of the
-/// canonical one (`cached_input_tokens` → `native_tokens_cached`).
+/// Names the native field of a token-count error through a table (`cached_input_tokens` →
+/// `native_tokens_cached`); a canonical field the table does not list keeps its name.
 fn at_native_path(error: RecordError, native_fields: &[(&str, &str)]) -> FieldError {
-    let mut field_error = FieldError::from(error);
-    if let Some((_, native)) = native_fields
+    let native = native_fields
         .iter()
-        .find(|(canonical, _)| field_error.field.as_deref() == Some(*canonical))
-    {
-        field_error.field = Some((*native).to_owned());
+        .find(|(canonical, _)| *canonical == error.field())
+        .map(|(_, native)| *native);
+    match native {
+        Some(native) => at_native(native)(error),
+        None => FieldError::from(error),
     }
-    field_error
 }
 
 /// What `provider_responses` says about the attempts behind one generation.
@@ -509,7 +489,7 @@ impl AttemptChain {
                 ..AttemptChain::default()
             });
         };
-        let elements = array_elements(raw)
+        let elements = json::array_elements(raw)
             .ok_or_else(|| FieldError::invalid_type("provider_responses", "an array of objects"))?;
         let mut attempts = Vec::with_capacity(elements.len());
         for (index, element) in elements.into_iter().enumerate() {

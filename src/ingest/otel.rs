@@ -55,8 +55,9 @@ use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{
-    Draft, ParseContext, TagsBuilder, amount, base_record, refine_error_type, reported_cost, seconds_to_ms,
-    status_and_error, stringify_scalar, sum_test, ts_epoch_nanos,
+    Draft, ParseContext, TagsBuilder, VERTEX_AI_HOST, amount, base_record, epoch_nanos, non_negative,
+    refine_error_type, reported_cost, seconds_to_ms, status_and_error, stringify_scalar, sum_test,
+    ts_epoch_nanos,
 };
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, excerpt};
@@ -135,7 +136,7 @@ pub(crate) enum SpanOutcome {
 /// Walks every span of one `ExportTraceServiceRequest` document in document order.
 pub(crate) fn spans_of_document(document: &Obj<'_>) -> Vec<SpanOutcome> {
     let mut outcomes = Vec::new();
-    match elements(document.raw("resourceSpans"), "resourceSpans") {
+    match json::opt_array(document.raw("resourceSpans"), "resourceSpans", "an array") {
         Err(error) => outcomes.push(SpanOutcome::Row(Err(error))),
         Ok(resource_spans) => {
             for (index, resource_span) in resource_spans.into_iter().enumerate() {
@@ -153,7 +154,11 @@ pub(crate) fn spans_of_document(document: &Obj<'_>) -> Vec<SpanOutcome> {
 fn walk_resource(raw: &RawValue, path: &str, outcomes: &mut Vec<SpanOutcome>) -> Result<(), FieldError> {
     let resource_span = Obj::from_raw(raw).ok_or_else(|| FieldError::invalid_type(path, "an object"))?;
     let resource = holder_attributes(&resource_span, "resource", path);
-    let scope_spans = elements(resource_span.raw("scopeSpans"), &format!("{path}.scopeSpans"))?;
+    let scope_spans = json::opt_array(
+        resource_span.raw("scopeSpans"),
+        &format!("{path}.scopeSpans"),
+        "an array",
+    )?;
     for (index, scope_span) in scope_spans.into_iter().enumerate() {
         let scope_path = format!("{path}.scopeSpans[{index}]");
         if let Err(error) = walk_scope(scope_span, &scope_path, &resource, outcomes) {
@@ -175,7 +180,7 @@ fn walk_scope(
         resource,
         scope: &scope,
     };
-    for (index, span) in elements(scope_span.raw("spans"), &format!("{path}.spans"))?
+    for (index, span) in json::opt_array(scope_span.raw("spans"), &format!("{path}.spans"), "an array")?
         .into_iter()
         .enumerate()
     {
@@ -193,18 +198,6 @@ fn holder_attributes<'a>(container: &Obj<'a>, key: &str, path: &str) -> Result<A
     let field = format!("{path}.{key}");
     let holder = container.obj(key, &field)?.unwrap_or_default();
     Attributes::parse(holder.raw("attributes"), format!("{field}.attributes"))
-}
-
-/// The elements of a JSON array; absent or null is empty (OTLP/JSON omits empty repeated fields).
-fn elements<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Vec<&'a RawValue>, FieldError> {
-    let Some(raw) = raw else { return Ok(Vec::new()) };
-    match Kind::of(raw) {
-        Kind::Null => Ok(Vec::new()),
-        Kind::Array => {
-            serde_json::from_str(raw.get()).map_err(|_| FieldError::invalid_type(field, "an array"))
-        }
-        _ => Err(FieldError::invalid_type(field, "an array")),
-    }
 }
 
 /// The attributes a span inherits. A malformed resource or scope is reported on each LLM span
@@ -349,18 +342,6 @@ fn latency_ms(
     Ok(Some(elapsed as f64 / 1e6))
 }
 
-/// Integer nanoseconds, kept exact for durations ([`ts_epoch_nanos`] truncates to microseconds).
-fn epoch_nanos(raw: &RawValue, field: &str) -> Result<i128, FieldError> {
-    let text: Cow<'_, str> = match Kind::of(raw) {
-        Kind::Number => Cow::Borrowed(raw.get()),
-        Kind::String => json::decode_str(raw).unwrap_or_default(),
-        _ => return Err(FieldError::invalid_type(field, "epoch nanoseconds")),
-    };
-    text.trim()
-        .parse()
-        .map_err(|_| FieldError::invalid_value(field, format!("not a valid timestamp: `{}`", excerpt(&text))))
-}
-
 /// `gen_ai.provider.name` names the client API, which is all the span says about who served.
 fn provider(layers: &Layers<'_, '_>) -> Result<Provider, FieldError> {
     let Some(name) = layers.first_text(&["gen_ai.provider.name", "gen_ai.system"], LIMITS.provider)? else {
@@ -371,7 +352,7 @@ fn provider(layers: &Layers<'_, '_>) -> Result<Provider, FieldError> {
     if name.trim().eq_ignore_ascii_case("gcp.gen_ai") {
         let on_vertex = layers
             .text("server.address", LIMITS.short_text)?
-            .is_some_and(|host| host.to_ascii_lowercase().ends_with("aiplatform.googleapis.com"));
+            .is_some_and(|host| host.to_ascii_lowercase().ends_with(VERTEX_AI_HOST));
         return Ok(if on_vertex {
             Provider::VertexAi
         } else {
@@ -560,7 +541,7 @@ impl<'a> Attributes<'a> {
     /// Reads a `KeyValue` array; absent or null is empty. Values are decoded only when read.
     pub(crate) fn parse(raw: Option<&'a RawValue>, path: String) -> Result<Attributes<'a>, FieldError> {
         let mut entries = Vec::new();
-        for (index, entry) in elements(raw, &path)?.into_iter().enumerate() {
+        for (index, entry) in json::opt_array(raw, &path, "an array")?.into_iter().enumerate() {
             let entry_field = format!("{path}[{index}]");
             let entry = Obj::from_raw(entry)
                 .ok_or_else(|| FieldError::invalid_type(&entry_field, "a key-value object"))?;
@@ -682,13 +663,7 @@ impl<'a> Layers<'_, 'a> {
             AnyValue::Composite => return Err(FieldError::invalid_type(&field, "a number of seconds")),
             AnyValue::Scalar(inner) => json::opt_f64_lenient(Some(inner), &field)?,
         };
-        match seconds {
-            Some(value) if value < 0.0 => Err(FieldError::invalid_value(
-                &field,
-                format!("must not be negative, got {value}"),
-            )),
-            other => Ok(other),
-        }
+        non_negative(seconds, &field)
     }
 }
 

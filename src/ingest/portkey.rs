@@ -35,23 +35,22 @@
 //! - `response`, `response.body` and `metadata` sent as JSON text instead of objects are parsed;
 //!   text that is not a JSON object is ignored, as if the column were denied.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
-use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{
-    AttemptLink, Draft, ParseContext, TagsBuilder, amount, base_record, reported_cost, status_and_error,
-    stringify_scalar, sum_test, text_at, text_field, ts_text,
+    AttemptLink, Attribution, Draft, ParseContext, TagsBuilder, amount, at_native, base_record, duration_ms,
+    error_text, object_text, reported_cost, status_and_error, stringify_scalar, sum_test, text_at,
+    text_field, ts_text,
 };
-use super::json::{self, Kind, Obj};
+use super::json::{self, Obj};
 use super::reject::FieldError;
 use crate::model::{
-    ApiKeyId, ErrorType, EventId, LIMITS, Provider, RecordError, Source, Tags, TokenCounts, TokenUsage,
-    UNASSIGNED_TEAM, UsageRecord, Usd, check_len,
+    ApiKeyId, ErrorType, EventId, LIMITS, Provider, Source, TokenCounts, TokenUsage, UNASSIGNED_TEAM,
+    UsageRecord, Usd,
 };
 
 pub(crate) struct Portkey;
@@ -83,7 +82,7 @@ impl Adapter for Portkey {
 
 fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
     let event_id = text_field(obj, "id", LIMITS.event_id)?.ok_or_else(|| FieldError::missing("id"))?;
-    let event_id = EventId::new(event_id).map_err(at_field("id"))?;
+    let event_id = EventId::new(event_id).map_err(at_native("id"))?;
     let created_at = json::opt_str(obj.raw("created_at"), "created_at")?
         .ok_or_else(|| FieldError::missing("created_at"))?;
     let ts = ts_text(&created_at, "created_at", false)?;
@@ -132,15 +131,7 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
     let reported = read_cost(obj)?;
     let reported_cost_usd = reported_cost(reported, &tokens, status_code, cache_hit);
 
-    let latency_ms = match json::opt_f64_lenient(obj.raw("response_time"), "response_time")? {
-        Some(ms) if ms < 0.0 => {
-            return Err(FieldError::invalid_value(
-                "response_time",
-                format!("must not be negative, got {ms}"),
-            ));
-        }
-        other => other,
-    };
+    let latency_ms = duration_ms(obj.raw("response_time"), "response_time")?;
 
     let attempts = match json::opt_count_lenient(obj.raw("retry_success_count"), "retry_success_count")? {
         None => 1,
@@ -161,7 +152,7 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
 
     let api_key_id = match text_field(obj, "virtual_key", LIMITS.short_text)? {
         None => None,
-        Some(alias) => Some(ApiKeyId::from_alias(&alias).map_err(at_field("virtual_key"))?),
+        Some(alias) => Some(ApiKeyId::from_alias(&alias).map_err(at_native("virtual_key"))?),
     };
     let attribution = read_attribution(obj)?;
 
@@ -223,7 +214,7 @@ fn read_tokens(
             output: res_units.unwrap_or(0),
             ..TokenCounts::default()
         })
-        .map_err(at_field("req_units"));
+        .map_err(at_native("req_units"));
     };
     let count = |path: &[&str]| -> Result<Option<u64>, FieldError> {
         json::opt_count_lenient(usage.path(path), &format!("{usage_field}.{}", path.join(".")))
@@ -246,7 +237,7 @@ fn read_tokens(
         cache_write_1h: 0,
         reasoning,
     })
-    .map_err(at_field(&usage_field))
+    .map_err(at_native(&usage_field))
 }
 
 /// `cost` is in US cents; the division by 100 is exact in decimal.
@@ -287,27 +278,6 @@ fn read_status(obj: &Obj<'_>, response: Option<&Obj<'_>>) -> Result<(u16, Option
     status_and_error(status, "response_status_code", error.as_deref())
 }
 
-/// The parts of an error body that name the failure (`code`, `type`), for
-/// [`super::common::refine_error_type`]. The message is left out: free text mentioning a word
-/// such as "timeout" must not override the status.
-fn error_text(raw: &RawValue) -> String {
-    match Obj::from_raw(raw) {
-        Some(error) => ["code", "type"]
-            .iter()
-            .filter_map(|key| error.present(key).and_then(stringify_scalar))
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => stringify_scalar(raw).unwrap_or_default(),
-    }
-}
-
-struct Attribution {
-    team: String,
-    project: Option<String>,
-    user_id: Option<String>,
-    tags: Tags,
-}
-
 /// `metadata`: `_user`, `team` and `project` are lifted, every other scalar entry becomes a tag.
 fn read_attribution(obj: &Obj<'_>) -> Result<Attribution, FieldError> {
     let mut entries = TagsBuilder::default();
@@ -323,49 +293,18 @@ fn read_attribution(obj: &Obj<'_>) -> Result<Attribution, FieldError> {
             entries.insert(name, value);
         }
     }
-    let mut lift = |key: &str| -> Result<Option<String>, FieldError> {
-        match entries.remove(key) {
-            Some(value) if !value.is_empty() => {
-                let field = format!("metadata.{key}");
-                check_len(&field, &value, LIMITS.short_text)?;
-                Ok(Some(value))
-            }
-            _ => Ok(None),
-        }
-    };
-    let user_id = lift("_user")?;
-    let team = lift("team")?.unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
-    let project = lift("project")?;
-    let tags = entries.build().map_err(|error| FieldError {
-        field: Some("metadata".to_owned()),
-        ..error
-    })?;
+    let user_id = entries.lift("_user", "metadata")?;
+    let team = entries
+        .lift("team", "metadata")?
+        .unwrap_or_else(|| UNASSIGNED_TEAM.to_owned());
+    let project = entries.lift("project", "metadata")?;
+    let tags = entries.build().map_err(at_native("metadata"))?;
     Ok(Attribution {
         team,
         project,
         user_id,
         tags,
     })
-}
-
-/// The text of a nested object that an export may carry either as an object or as JSON text.
-/// Text that does not look like an object yields `None`.
-fn object_text<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Option<Cow<'a, str>>, FieldError> {
-    let Some(raw) = raw else { return Ok(None) };
-    match Kind::of(raw) {
-        Kind::Null => Ok(None),
-        Kind::Object => Ok(Some(Cow::Borrowed(raw.get()))),
-        Kind::String => Ok(json::decode_str(raw).filter(|text| text.trim_start().starts_with('{'))),
-        Kind::Bool | Kind::Number | Kind::Array => Err(FieldError::invalid_type(field, "an object")),
-    }
-}
-
-/// Keeps a record error's code and message but names the native field.
-fn at_field(field: &str) -> impl FnOnce(RecordError) -> FieldError + '_ {
-    move |error| FieldError {
-        field: Some(field.to_owned()),
-        ..FieldError::from(error)
-    }
 }
 
 /// Groups fallback rows into chains (see the module doc) and fills in what only the chain knows.
