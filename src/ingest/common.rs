@@ -1,15 +1,21 @@
 //! Coercions and types every adapter shares. The second time an adapter needs a conversion, it
-//! moves here (STYLE.md section 12).
+//! moves here (STYLE.md section 12); per-format quirks stay in the adapter.
 //!
 //! - [`Draft`] / [`AttemptLink`]: a candidate row and how it links to other attempts.
 //! - [`base_record`]: a record with the canonical defaults, for struct-update syntax.
-//! - Timestamps: [`ts_epoch_seconds`], [`ts_epoch_millis`], [`ts_epoch_nanos`], [`ts_text`].
-//! - Text: [`text_field`], [`text_at`], [`stringify_scalar`], [`TagsBuilder`].
-//! - Semantics: [`reported_cost`] ("zero is not free"), [`sum_test`], [`refine_error_type`],
-//!   [`status_and_error`].
-
-// FIXME(issue 4): drop once every native adapter uses these helpers.
-#![allow(dead_code)]
+//! - Errors: [`at_native`] names the native field in an error a canonical constructor raised.
+//! - Timestamps: [`ts_epoch_seconds`], [`ts_epoch_millis`], [`ts_epoch_nanos`] (and the exact
+//!   [`epoch_nanos`]), [`ts_text`].
+//! - Durations: [`duration_ms`], [`non_negative`], [`seconds_to_ms`].
+//! - Text: [`text_field`], [`text_at`], [`stringify_scalar`], [`object_text`], [`TagsBuilder`]
+//!   (with [`TagsBuilder::lift`] for reserved keys) and [`Attribution`].
+//! - Semantics: [`reported_cost`] ("zero is not free"), [`amount`], [`sum_test`],
+//!   [`refine_error_type`], [`error_text`], [`http_status`], [`status_and_error`],
+//!   [`VERTEX_AI_HOST`].
+//!
+//! In: raw JSON values ([`RawValue`], [`Obj`]) and the native field path to blame. Out: typed
+//! values or a [`FieldError`] naming that path. Nothing here knows a gateway by name, keeps
+//! state, or panics on any input.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -40,10 +46,12 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
+    /// A row that stands alone.
     pub(crate) fn new(record: UsageRecord) -> Draft {
         Draft { record, link: None }
     }
 
+    /// A row that [`super::Adapter::finish_batch`] may link to other attempts.
     pub(crate) fn linked(record: UsageRecord, link: AttemptLink) -> Draft {
         Draft {
             record,
@@ -72,6 +80,7 @@ pub struct ParseContext {
 }
 
 impl ParseContext {
+    /// The context of a request parsed now.
     pub fn now() -> ParseContext {
         ParseContext { now: Utc::now() }
     }
@@ -192,6 +201,7 @@ pub(crate) struct TagsBuilder {
 }
 
 impl TagsBuilder {
+    /// Adds one tag; an empty key is dropped.
     pub(crate) fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
         let key = key.into();
         if !key.is_empty() {
@@ -208,10 +218,6 @@ impl TagsBuilder {
         }
     }
 
-    pub(crate) fn remove(&mut self, key: &str) -> Option<String> {
-        self.entries.remove(key)
-    }
-
     /// Takes a reserved key (`team`, `project`, `user_id`, …) out of the tags and returns its
     /// value, `None` when absent or empty. The value must fit the attribution limit
     /// (`LIMITS.short_text`); the error names it `<parent>.<key>`, `parent` being the native
@@ -225,10 +231,6 @@ impl TagsBuilder {
         };
         check_len(&format!("{parent}.{key}"), &value, LIMITS.short_text)?;
         Ok(Some(value))
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
     }
 
     /// # Errors

@@ -8,6 +8,12 @@
 //! into decimals without passing through `f64`.
 //!
 //! Duplicate keys: the last occurrence wins, as with `serde_json::Value`.
+//!
+//! Readers: `opt_*` read one field strictly (`opt_count`, `opt_str`, `opt_decimal`, …) or
+//! leniently for native formats that quote numbers (`opt_count_lenient`, `opt_f64_lenient`);
+//! [`opt_array`] / [`array_elements`] borrow array elements; [`string_at`] reads a string for
+//! detection without ever failing. No reader panics, and none knows a gateway: field names come
+//! from the caller, so every error names the path the caller was reading.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -109,7 +115,6 @@ impl<'a> Obj<'a> {
         self.entries.iter().map(|(key, raw)| (key.as_ref(), *raw))
     }
 
-    #[allow(dead_code)] // Used by the native adapters (issue 4).
     /// Follows a path of nested objects (`["usage", "prompt_tokens"]`); `None` when any step is
     /// absent, null or not an object.
     pub(crate) fn path(&self, path: &[&str]) -> Option<&'a RawValue> {
@@ -121,7 +126,6 @@ impl<'a> Obj<'a> {
         current.present(last)
     }
 
-    #[allow(dead_code)] // Used by the native adapters (issue 4).
     /// Returns the nested object at `key`, or an error when it is something else.
     pub(crate) fn obj(&self, key: &str, field: &str) -> Result<Option<Obj<'a>>, FieldError> {
         match self.present(key) {
@@ -252,7 +256,6 @@ pub(crate) fn opt_count(raw: Option<&RawValue>, field: &str) -> Result<Option<u6
     }
 }
 
-#[allow(dead_code)] // Used by the native adapters (issue 4).
 /// Reads a non-negative integer leniently, for native formats that write counts as strings
 /// (`"123"`) or as integral floats (`12.0`).
 pub(crate) fn opt_count_lenient(raw: Option<&RawValue>, field: &str) -> Result<Option<u64>, FieldError> {
@@ -293,7 +296,6 @@ fn parse_count_text(text: &str, field: &str) -> Result<u64, FieldError> {
     }
 }
 
-#[allow(dead_code)] // Used by the native adapters (issue 4).
 fn parse_count_lenient(text: &str, field: &str) -> Result<u64, FieldError> {
     if !text.contains(['.', 'e', 'E']) {
         return parse_count_text(text, field);
@@ -318,7 +320,6 @@ fn parse_count_lenient(text: &str, field: &str) -> Result<u64, FieldError> {
         .ok_or_else(|| FieldError::invalid_type(field, "an integer in range"))
 }
 
-#[allow(dead_code)] // Used by the native adapters (issue 4).
 /// Reads an integer that may be negative, for native fields such as epoch times.
 pub(crate) fn opt_i64(raw: Option<&RawValue>, field: &str) -> Result<Option<i64>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
@@ -356,7 +357,6 @@ pub(crate) fn opt_f64(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>
     }
 }
 
-#[allow(dead_code)] // Used by the native adapters (issue 4).
 /// Reads a number or a numeric string as `f64`, for native formats that quote numbers.
 pub(crate) fn opt_f64_lenient(raw: Option<&RawValue>, field: &str) -> Result<Option<f64>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
@@ -377,6 +377,7 @@ pub(crate) fn opt_f64_lenient(raw: Option<&RawValue>, field: &str) -> Result<Opt
     }
 }
 
+/// Reads a JSON boolean strictly; `None` when absent or null.
 pub(crate) fn opt_bool(raw: Option<&RawValue>, field: &str) -> Result<Option<bool>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
     match raw.get() {

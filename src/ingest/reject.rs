@@ -1,5 +1,9 @@
 //! Per-record problems. They are data returned next to the accepted records, never an `Err` of
 //! the whole request (STYLE.md section 4).
+//!
+//! [`FieldError`] is what a parser returns for one record (a native field path, a stable
+//! [`RejectCode`] and a message); [`Rejected`] is the same with the record's position, as the API
+//! answers it. Messages never echo an oversized value in full ([`excerpt`]).
 
 use std::fmt;
 
