@@ -95,8 +95,87 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
     let response_text = object_text(response_raw, response_field)?;
     let response = response_text.as_deref().and_then(|text| Obj::parse(text).ok());
 
+    let models = read_models(obj, response.as_ref(), response_field)?;
+    let tokens = read_tokens(obj, response.as_ref(), response_field)?;
+    let (status_code, error_type) = read_status(obj, response.as_ref())?;
+    let cache_hit = text_field(obj, "cache_status", LIMITS.short_text)?.is_some_and(|status| {
+        let status = status.trim();
+        status.eq_ignore_ascii_case("HIT") || status.eq_ignore_ascii_case("SEMANTIC HIT")
+    });
+    let reported = read_cost(obj)?;
+    let reported_cost_usd = reported_cost(reported, &tokens, status_code, cache_hit);
+
+    let latency_ms = duration_ms(obj.raw("response_time"), "response_time")?;
+
+    let routing = read_routing(obj)?;
+
+    let api_key_id = match text_field(obj, "virtual_key", LIMITS.short_text)? {
+        None => None,
+        Some(alias) => Some(ApiKeyId::from_alias(&alias).map_err(at_native("virtual_key"))?),
+    };
+    let attribution = read_attribution(obj)?;
+
+    let link = match text_field(obj, "trace_id", LIMITS.short_text)? {
+        Some(trace_id) if routing.is_fallback => {
+            // The config is compared by its JSON text, so ids and inline configs both work.
+            let config = obj.raw("config").map_or("null", |raw| raw.get());
+            Some(AttemptLink {
+                group: format!("{trace_id}\n{config}"),
+                started: ts,
+                failed: status_code >= 400 || error_type.is_some(),
+                requested: models.ai_model,
+            })
+        }
+        _ => None,
+    };
+
+    let record = UsageRecord {
+        team: attribution.team,
+        project: attribution.project,
+        user_id: attribution.user_id,
+        api_key_id,
+        tags: attribution.tags,
+        model_requested: models.model_requested,
+        route: routing.route,
+        attempts: routing.attempts,
+        reported_cost_usd,
+        latency_ms,
+        status_code,
+        error_type,
+        cache_hit,
+        ..base_record(
+            Source::Portkey,
+            event_id,
+            ts,
+            models.provider,
+            models.model,
+            tokens,
+        )
+    };
+    Ok(match link {
+        Some(link) => Draft::linked(record, link),
+        None => Draft::new(record),
+    })
+}
+
+/// What a row says about the model and who served it.
+struct Models {
+    /// `ai_model`: what the caller asked for, which a fallback chain also needs.
+    ai_model: Option<String>,
+    model: String,
+    model_requested: String,
+    provider: Provider,
+}
+
+/// `response.model` (else `ai_model`) is the served model, `ai_model` the requested one; `ai_org`
+/// (else `response.provider`) names the provider.
+fn read_models(
+    obj: &Obj<'_>,
+    response: Option<&Obj<'_>>,
+    response_field: &str,
+) -> Result<Models, FieldError> {
     let ai_model = text_field(obj, "ai_model", LIMITS.model)?;
-    let response_model = match &response {
+    let response_model = match response {
         Some(response) => text_at(
             response.raw("model"),
             &format!("{response_field}.model"),
@@ -111,7 +190,7 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
 
     let provider = match text_field(obj, "ai_org", LIMITS.provider)? {
         Some(name) => Provider::normalize(&name),
-        None => match &response {
+        None => match response {
             Some(response) => text_at(
                 response.raw("provider"),
                 &format!("{response_field}.provider"),
@@ -121,18 +200,26 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
             None => Provider::Unknown,
         },
     };
+    Ok(Models {
+        ai_model,
+        model,
+        model_requested,
+        provider,
+    })
+}
 
-    let tokens = read_tokens(obj, response.as_ref(), response_field)?;
-    let (status_code, error_type) = read_status(obj, response.as_ref())?;
-    let cache_hit = text_field(obj, "cache_status", LIMITS.short_text)?.is_some_and(|status| {
-        let status = status.trim();
-        status.eq_ignore_ascii_case("HIT") || status.eq_ignore_ascii_case("SEMANTIC HIT")
-    });
-    let reported = read_cost(obj)?;
-    let reported_cost_usd = reported_cost(reported, &tokens, status_code, cache_hit);
+/// How a row was routed: its attempts and its `mode`.
+struct Routing {
+    /// 1 plus `retry_success_count`.
+    attempts: u32,
+    /// `mode` is `FALLBACK`: the row may belong to a fallback chain.
+    is_fallback: bool,
+    /// `fallback` or `loadbalance`; other modes are not routes.
+    route: Option<String>,
+}
 
-    let latency_ms = duration_ms(obj.raw("response_time"), "response_time")?;
-
+/// `retry_success_count` and `mode`.
+fn read_routing(obj: &Obj<'_>) -> Result<Routing, FieldError> {
     let attempts = match json::opt_count_lenient(obj.raw("retry_success_count"), "retry_success_count")? {
         None => 1,
         Some(retries) => u32::try_from(retries)
@@ -149,46 +236,10 @@ fn parse_record(obj: &Obj<'_>) -> Result<Draft, FieldError> {
         (mode.eq_ignore_ascii_case("FALLBACK") || mode.eq_ignore_ascii_case("LOADBALANCE"))
             .then(|| mode.to_ascii_lowercase())
     });
-
-    let api_key_id = match text_field(obj, "virtual_key", LIMITS.short_text)? {
-        None => None,
-        Some(alias) => Some(ApiKeyId::from_alias(&alias).map_err(at_native("virtual_key"))?),
-    };
-    let attribution = read_attribution(obj)?;
-
-    let link = match text_field(obj, "trace_id", LIMITS.short_text)? {
-        Some(trace_id) if is_fallback => {
-            // The config is compared by its JSON text, so ids and inline configs both work.
-            let config = obj.raw("config").map_or("null", |raw| raw.get());
-            Some(AttemptLink {
-                group: format!("{trace_id}\n{config}"),
-                started: ts,
-                failed: status_code >= 400 || error_type.is_some(),
-                requested: ai_model,
-            })
-        }
-        _ => None,
-    };
-
-    let record = UsageRecord {
-        team: attribution.team,
-        project: attribution.project,
-        user_id: attribution.user_id,
-        api_key_id,
-        tags: attribution.tags,
-        model_requested,
-        route,
+    Ok(Routing {
         attempts,
-        reported_cost_usd,
-        latency_ms,
-        status_code,
-        error_type,
-        cache_hit,
-        ..base_record(Source::Portkey, event_id, ts, provider, model, tokens)
-    };
-    Ok(match link {
-        Some(link) => Draft::linked(record, link),
-        None => Draft::new(record),
+        is_fallback,
+        route,
     })
 }
 
