@@ -1,10 +1,10 @@
 //! `canonical`: llm-ledger's own record, one JSON object per call.
 //!
-//! Spec: `shared/formats/canonical.md`. Every field of the canonical table is read; the server
-//! fields (`cost_usd`, `cost_source`, `is_error`, `ingested_at`, `model_key`, `price_id`) are
-//! accepted so that an export can be re-ingested, and ignored. Unknown top-level fields are
-//! rejected (`unknown_field`): in our own format a typo such as `input_token` must not silently
-//! become zero tokens.
+//! Spec: [`shared/formats/canonical.md`](../../../shared/formats/canonical.md). Every field of the
+//! canonical table is read; the server fields (`cost_usd`, `cost_source`, `is_error`,
+//! `ingested_at`, `model_key`, `price_id`) are accepted so that an export can be re-ingested, and
+//! ignored. Unknown top-level fields are rejected (`unknown_field`): in our own format a typo such
+//! as `input_token` must not silently become zero tokens.
 //!
 //! Two optional fields go beyond canonical.md: `cache_write_1h_tokens` (the part of
 //! `cache_write_tokens` written with a one-hour TTL, priced at its own rate) and `service_tier`

@@ -2,7 +2,8 @@
 //! (`GET /v1/organization/usage/completions`), aggregated into time buckets. One canonical row per
 //! (bucket, result), with `request_count = num_model_requests`.
 //!
-//! Spec: `shared/formats/openai_usage.md` (fixtures `shared/fixtures/openai_usage/`).
+//! Spec: [`shared/formats/openai_usage.md`](../../../shared/formats/openai_usage.md) (fixtures
+//! `shared/fixtures/openai_usage/`).
 //!
 //! - mapped: bucket `start_time` → `ts`; `start_time`, `end_time` and the grouping columns →
 //!   the synthetic `event_id` (`start-end-project-key-model-(batch|sync)-user-tier`, nulls as

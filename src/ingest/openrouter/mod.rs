@@ -10,8 +10,9 @@
 //! - mapped: `id` → `event_id`, `created_at` → `ts`, `model` → `model`, `provider_name` →
 //!   `provider` (OpenRouter display names, see [`provider_from_display_name`]), `router` → `route`
 //!   and `model_requested`, `provider_responses` → `attempts`, `route = "fallback"`,
-//!   `fallback_from` and `model_requested` (see [`generation::AttemptChain`]), `native_tokens_prompt` /
-//!   `native_tokens_completion` / `native_tokens_cached` / `native_tokens_reasoning` → tokens,
+//!   `fallback_from` and `model_requested` (see [`generation::AttemptChain`]),
+//!   `native_tokens_prompt` / `native_tokens_completion` / `native_tokens_cached` /
+//!   `native_tokens_reasoning` → tokens,
 //!   `total_cost` (+ `upstream_inference_cost` when `is_byok`) → `reported_cost_usd`, `latency` →
 //!   `latency_ms`, `cancelled` / `finish_reason` → `error_type`, `external_user` → `user_id`.
 //! - dropped: `tokens_prompt` / `tokens_completion` (normalised counts, never billed),
