@@ -17,9 +17,10 @@
 -- Result columns: bucket_start, team, project, user, api_key, provider, model (the model_key),
 --   model_requested, route, source, status, tag1, tag2, tag3, requests, errors, input_tokens,
 --   output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
---   reported_cost_usd, unpriced_requests.
+--   list_cost_usd, reported_cost_usd, unpriced_requests.
 --   `requests` sums request_count (aggregated rows count for many calls); `cost_usd` sums the
---   priced rows only, and `unpriced_requests` says how many calls it leaves out.
+--   priced rows only (after contracts; `list_cost_usd` at list price), and `unpriced_requests`
+--   says how many calls it leaves out.
 WITH buckets AS (
     SELECT unnest($bucket_starts::TIMESTAMP[]) AS bucket_start
 ),
@@ -65,6 +66,7 @@ SELECT
     sum(e.cache_write_tokens)::BIGINT AS cache_write_tokens,
     sum(e.reasoning_tokens)::BIGINT AS reasoning_tokens,
     sum(e.cost_usd)::DECIMAL(38, 12) AS cost_usd,
+    sum(e.list_cost_usd)::DECIMAL(38, 12) AS list_cost_usd,
     sum(e.reported_cost_usd)::DECIMAL(38, 12) AS reported_cost_usd,
     sum(CASE WHEN e.cost_source = 'unpriced' THEN e.request_count ELSE 0 END)::BIGINT AS unpriced_requests
 FROM events e

@@ -66,6 +66,27 @@ enum Command {
     /// Price catalog tools.
     #[command(subcommand)]
     Prices(PricesCommand),
+    /// Price the stored events of a period again (after prices or contracts changed).
+    Reprice(RepriceArgs),
+}
+
+#[derive(Args, Debug)]
+struct RepriceArgs {
+    /// Start, inclusive (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long)]
+    from: String,
+    /// End, exclusive.
+    #[arg(long)]
+    to: String,
+    /// Only this model (model key or gateway model string).
+    #[arg(long)]
+    model: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Ask a running server instead of opening the data directory.
+    #[arg(long)]
+    server: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +160,21 @@ struct ReportArgs {
 
 #[derive(Subcommand, Debug)]
 enum PricesCommand {
+    /// Import a LiteLLM-style price map as prices effective from a date (only changed models
+    /// become new entries; stored costs are not touched until you re-price).
+    Import {
+        /// The price map file.
+        file: PathBuf,
+        /// When the prices take effect (YYYY-MM-DD or RFC 3339) [default: now].
+        #[arg(long)]
+        effective_from: Option<String>,
+        /// Noted on each entry [default: the file name].
+        #[arg(long)]
+        note: Option<String>,
+        /// Send to a running server instead of opening the data directory.
+        #[arg(long)]
+        server: Option<String>,
+    },
     /// Rebuild the shipped catalog (JSON Lines) from a LiteLLM price map.
     BuildCatalog {
         /// The LiteLLM price map (model_prices_and_context_window.json).
@@ -190,6 +226,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Prices(PricesCommand::Import {
+            file,
+            effective_from,
+            note,
+            server,
+        }) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            import_prices(&config, &file, effective_from.as_deref(), note, server.as_deref())
+        }
+        Command::Reprice(args) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            reprice(&config, &args)
+        }
         Command::Prices(PricesCommand::BuildCatalog {
             litellm_map,
             effective_from,
@@ -222,6 +273,135 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn import_prices(
+    config: &Config,
+    file: &Path,
+    effective_from: Option<&str>,
+    note: Option<String>,
+    server: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let note = note.unwrap_or_else(|| format!("import of {}", file.display()));
+    let answer: serde_json::Value = match server {
+        Some(url) => {
+            let mut query: Vec<(&str, String)> = vec![("note", note)];
+            if let Some(from) = effective_from {
+                query.push(("effective_from", from.to_owned()));
+            }
+            let endpoint = reqwest::Url::parse_with_params(
+                &format!("{}/v1/prices/import", url.trim_end_matches('/')),
+                &query,
+            )
+            .with_context(|| format!("bad server URL `{url}`"))?;
+            let response = reqwest::blocking::Client::new()
+                .post(endpoint)
+                .header("content-type", "application/json")
+                .body(text)
+                .send()
+                .context("posting the price map")?;
+            let status = response.status();
+            let body = response.text()?;
+            if !status.is_success() {
+                bail!("the server answered {status}: {body}");
+            }
+            serde_json::from_str(&body)?
+        }
+        None => {
+            let from = match effective_from {
+                Some(text) => {
+                    parse_instant(text).context("--effective-from: expected YYYY-MM-DD or RFC 3339")?
+                }
+                None => chrono::Utc::now(),
+            };
+            let ledger = server::open_ledger(config)?;
+            let plan = pricing::import::plan(&text, from, &note, &ledger.prices.current())?;
+            let entries = pricing::PriceBook::validate_user(&plan.to_add)?;
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            if !entries.is_empty() {
+                runtime.block_on(ledger.writer.add_prices(entries.clone()))?;
+            }
+            let server::Ledger {
+                writer,
+                writer_thread,
+                ..
+            } = ledger;
+            drop(writer);
+            writer_thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+            serde_json::json!({"effective_from": from.to_rfc3339(), "models_read": plan.models_read,
+                "added": entries.len(), "unchanged": plan.unchanged,
+                "skipped": plan.skipped_no_token_price + plan.skipped_duplicates})
+        }
+    };
+    println!(
+        "{} models read · {} prices added (effective {}) · {} unchanged · {} skipped",
+        answer["models_read"],
+        answer["added"],
+        answer["effective_from"].as_str().unwrap_or("?"),
+        answer["unchanged"],
+        answer["skipped"]
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reprice(config: &Config, args: &RepriceArgs) -> anyhow::Result<ExitCode> {
+    let body =
+        serde_json::json!({"from": args.from, "to": args.to, "model": args.model, "provider": args.provider});
+    let answer: serde_json::Value = match &args.server {
+        Some(url) => {
+            let endpoint = format!("{}/v1/admin/reprice", url.trim_end_matches('/'));
+            let response = reqwest::blocking::Client::new()
+                .post(&endpoint)
+                .json(&body)
+                .send()
+                .with_context(|| format!("posting to {endpoint}"))?;
+            let status = response.status();
+            let text = response.text()?;
+            if !status.is_success() {
+                bail!("the server answered {status}: {text}");
+            }
+            serde_json::from_str(&text)?
+        }
+        None => {
+            let from = parse_instant(&args.from).context("--from: expected YYYY-MM-DD or RFC 3339")?;
+            let to = parse_instant(&args.to).context("--to: expected YYYY-MM-DD or RFC 3339")?;
+            let ledger = server::open_ledger(config)?;
+            let scope = store::reprice::RepriceScope {
+                from,
+                to,
+                model: args.model.clone(),
+                provider: args
+                    .provider
+                    .as_deref()
+                    .map(|name| llm_ledger::model::Provider::normalize(name).as_str().to_owned()),
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let outcome = runtime.block_on(ledger.writer.reprice(scope, ledger.prices.current()))?;
+            let server::Ledger {
+                writer,
+                writer_thread,
+                ..
+            } = ledger;
+            drop(writer);
+            writer_thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+            serde_json::to_value(outcome)?
+        }
+    };
+    println!(
+        "examined {} · changed {} · newly priced {} · newly unpriced {} · cost delta {} USD (list {})",
+        answer["examined"],
+        answer["changed"],
+        answer["newly_priced"],
+        answer["newly_unpriced"],
+        answer["cost_delta_usd"].as_str().unwrap_or("?"),
+        answer["list_cost_delta_usd"].as_str().unwrap_or("?")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {

@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::pricing::{self, PriceBook, PriceSpec};
+use crate::pricing::{self, ContractSpec, PriceBook, PriceLayers, PriceSpec};
 use crate::store::{Readers, Store, StoreError, StoreOptions, Writer, WriterOptions};
 
 /// What an opened ledger is made of, for the server and the CLI.
@@ -33,17 +33,24 @@ pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
             ..StoreOptions::default()
         },
     )?;
-    let user_specs = store
+    let (user_specs, user_contracts) = store
         .readers
-        .with_conn(load_user_prices)
-        .context("loading stored prices")?;
-    let file_specs = match &config.prices_file {
+        .with_conn(|conn| Ok::<_, StoreError>((load_user_prices(conn)?, load_user_contracts(conn)?)))
+        .context("loading stored prices and contracts")?;
+    let overrides = match &config.prices_file {
         Some(path) => pricing::overrides::read(path)
             .with_context(|| format!("reading prices file `{}`", path.display()))?,
-        None => Vec::new(),
+        None => pricing::overrides::Overrides::default(),
     };
     let shipped = pricing::shipped_specs().context("loading the shipped catalog")?;
-    let book = PriceBook::new(shipped, file_specs, user_specs).context("building the price catalog")?;
+    let book = PriceBook::new(PriceLayers {
+        shipped,
+        file: overrides.prices,
+        user: user_specs,
+        file_contracts: overrides.contracts,
+        user_contracts,
+    })
+    .context("building the price catalog")?;
     let (writer, writer_thread, readers) = Writer::start(
         store,
         WriterOptions {
@@ -74,6 +81,24 @@ fn load_user_prices(conn: &duckdb::Connection) -> Result<Vec<PriceSpec>, StoreEr
         .map(|text| {
             serde_json::from_str(text)
                 .map_err(|error| StoreError::Rows(format!("a stored price is unreadable: {error}")))
+        })
+        .collect()
+}
+
+fn load_user_contracts(conn: &duckdb::Connection) -> Result<Vec<ContractSpec>, StoreError> {
+    let mut statement = conn
+        .prepare("SELECT spec FROM contracts WHERE layer = 'user' ORDER BY created_at, contract_id")
+        .map_err(StoreError::db("reading stored contracts"))?;
+    let texts = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(StoreError::db("reading stored contracts"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::db("reading stored contracts"))?;
+    texts
+        .iter()
+        .map(|text| {
+            serde_json::from_str(text)
+                .map_err(|error| StoreError::Rows(format!("a stored contract is unreadable: {error}")))
         })
         .collect()
 }

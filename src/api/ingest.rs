@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::AppState;
@@ -57,7 +56,7 @@ pub async fn ingest(
     state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<IngestQuery>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let choice = match query.format.as_deref() {
         None => FormatChoice::Auto,
@@ -77,15 +76,7 @@ pub async fn ingest(
 
     let limit = state.limits.max_body_bytes;
     let work = async {
-        let mut raw = Vec::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|error| ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
-            if (raw.len() + chunk.len()) as u64 > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            raw.extend_from_slice(&chunk);
-        }
+        let raw = super::read_body(payload, limit).await?;
         let catalog = state.prices.current();
         let prepared =
             web::block(move || pipeline::prepare(raw, encoding, limit, choice, &catalog)).await??;

@@ -8,6 +8,7 @@
 //! Invariants: `api` never opens a DuckDB connection itself and never runs DuckDB or polars on
 //! an actix worker (everything goes through `web::block` or the writer).
 
+pub mod admin;
 pub mod docs;
 pub mod error;
 pub mod export;
@@ -37,9 +38,19 @@ pub struct AppState {
     pub request_timeout: Duration,
 }
 
-/// Registers every route.
+/// Registers every route, and makes actix's own extractor errors use the one error shape.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .app_data(web::JsonConfig::default().error_handler(|error, _| {
+            error::ApiError::InvalidJson(format!("the JSON body is invalid: {error}")).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            error::ApiError::InvalidParameter {
+                parameter: "query".to_owned(),
+                reason: error.to_string(),
+            }
+            .into()
+        }))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/v1/ingest", web::post().to(ingest::ingest))
@@ -48,8 +59,30 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/v1/export", web::get().to(export::export))
         .route("/v1/prices", web::get().to(prices::list_prices))
         .route("/v1/prices", web::post().to(prices::add_prices))
+        .route("/v1/prices/import", web::post().to(admin::import_prices))
+        .route("/v1/contracts", web::get().to(admin::list_contracts))
+        .route("/v1/contracts", web::post().to(admin::add_contracts))
+        .route("/v1/admin/reprice", web::post().to(admin::reprice))
         .route("/openapi.json", web::get().to(docs::openapi_json))
         .route("/docs", web::get().to(docs::docs_page));
+}
+
+/// Reads a request body, refusing more than `limit` bytes (before any decompression).
+///
+/// # Errors
+/// [`error::ApiError::PayloadTooLarge`] past the limit; a broken connection.
+pub(crate) async fn read_body(mut payload: web::Payload, limit: u64) -> Result<Vec<u8>, error::ApiError> {
+    use futures_util::StreamExt;
+    let mut raw = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|error| error::ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
+        if (raw.len() + chunk.len()) as u64 > limit {
+            return Err(error::ApiError::PayloadTooLarge { limit });
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    Ok(raw)
 }
 
 /// Runs `work` with a time limit, mapping expiry to `504 timeout`.

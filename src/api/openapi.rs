@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use super::{docs, error, export, health, ingest, prices, reports, traces};
+use super::{admin, docs, error, export, health, ingest, prices, reports, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -24,6 +24,10 @@ use crate::pricing::spec;
         export::export,
         prices::list_prices,
         prices::add_prices,
+        admin::import_prices,
+        admin::list_contracts,
+        admin::add_contracts,
+        admin::reprice,
         docs::openapi_json,
         docs::docs_page,
     ),
@@ -34,6 +38,8 @@ use crate::pricing::spec;
         pipeline::RejectedSchema,
         reports::ReportDocument,
         crate::reports::spend::SpendRow,
+        crate::reports::unpriced::UnpricedRow,
+        crate::reports::reconciliation::ReconciliationRow,
         spec::PriceSpec,
         spec::Variant,
         prices::PriceList,
@@ -41,6 +47,11 @@ use crate::pricing::spec;
         prices::PricesAdded,
         prices::PricesBody,
         health::Health,
+        admin::ImportOutcome,
+        admin::ContractListing,
+        admin::RepriceRequest,
+        crate::store::reprice::RepriceOutcome,
+        crate::pricing::ContractSpec,
     )),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),

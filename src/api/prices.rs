@@ -46,7 +46,7 @@ pub struct PriceList {
     pub prices: Vec<PriceListing>,
 }
 
-fn listing(entry: &PriceEntry) -> PriceListing {
+pub(crate) fn listing(entry: &PriceEntry) -> PriceListing {
     PriceListing {
         price_id: entry.price_id.clone(),
         layer: entry.layer.as_str().to_owned(),
@@ -141,7 +141,8 @@ pub struct PricesAdded {
         (status = 201, description = "Stored and in force for new records", body = PricesAdded),
         (status = 400, description = "Not JSON (`invalid_json`)", body = ErrorBody),
         (status = 422, description = "Invalid entry (`invalid_price`)", body = ErrorBody)))]
-pub async fn add_prices(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn add_prices(state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let body = super::read_body(payload, state.limits.max_body_bytes).await?;
     let invalid = |error: serde_json::Error| ApiError::InvalidPrice(error.to_string());
     let is_list = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let specs: Vec<PriceSpec> = if is_list {

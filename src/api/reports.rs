@@ -38,11 +38,19 @@ pub struct ReportQuery {
 
 /// A report.
 ///
-/// `spend`: requests, errors, each token kind, computed and reported cost per group and time
-/// bucket. Money is a string with twelve decimals. Calls of unpriced models are counted in
-/// `unpriced_requests` and never priced at $0.
+/// `spend`: requests, errors, each token kind, computed, list and reported cost per group and
+/// time bucket. Calls of unpriced models are counted in `unpriced_requests`, never priced at $0.
+///
+/// `unpriced`: the models nobody has a price for, with their calls, tokens, reported cost and
+/// first/last seen (`group_by` and `bucket` are fixed).
+///
+/// `reconciliation`: computed versus gateway-reported cost per day (or `bucket`) × source ×
+/// provider × model, with the absolute and relative difference, plus `disagreements`: the calls
+/// that differ most (`records=N`, default 20).
+///
+/// Money is a string with twelve decimals.
 #[utoipa::path(get, path = "/v1/reports/{name}", tag = "reports",
-    params(("name" = String, Path, description = "Report name: `spend`"), ReportQuery),
+    params(("name" = String, Path, description = "Report name: `spend`, `unpriced`, `reconciliation`"), ReportQuery),
     responses(
         (status = 200, description = "The report (JSON document; CSV or Parquet rows with `format=`)", body = ReportDocument,
             content(
@@ -106,7 +114,9 @@ pub struct ReportDocument {
     tz: String,
     bucket: Option<String>,
     group_by: Vec<String>,
-    rows: Vec<crate::reports::spend::SpendRow>,
+    /// One of the row shapes below, by report.
+    #[schema(value_type = Vec<Object>)]
+    rows: Vec<serde_json::Value>,
     /// Sums of the metric columns over all rows (before `limit`).
     #[schema(value_type = Object)]
     totals: serde_json::Value,

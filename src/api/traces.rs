@@ -9,7 +9,6 @@
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -47,7 +46,7 @@ enum OtlpEncoding {
 pub async fn traces(
     state: web::Data<AppState>,
     request: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let content_type = request
         .headers()
@@ -73,15 +72,7 @@ pub async fn traces(
     let limit = state.limits.max_body_bytes;
 
     let work = async {
-        let mut raw = Vec::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|error| ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
-            if (raw.len() + chunk.len()) as u64 > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            raw.extend_from_slice(&chunk);
-        }
+        let raw = super::read_body(payload, limit).await?;
         let catalog = state.prices.current();
         let prepared = web::block(move || -> Result<_, ApiError> {
             let decoded = body::decode(encoding, raw, limit)?;

@@ -66,6 +66,7 @@ const SERVER_FIELDS: &[&str] = &[
     "model_key",
     "price_id",
     "list_cost_usd",
+    "contract_id",
 ];
 
 impl Adapter for Canonical {

@@ -61,7 +61,7 @@ pub struct RateCard {
 }
 
 impl RateCard {
-    fn from_rates(rates: &Rates, field: &str) -> Result<RateCard, PricingError> {
+    pub(crate) fn from_rates(rates: &Rates, field: &str) -> Result<RateCard, PricingError> {
         let per_token = |value: Option<rust_decimal::Decimal>, component: &str| {
             value
                 .map(PricePerToken::from_per_million)
@@ -227,6 +227,7 @@ pub struct Catalog {
     aliases: HashMap<String, Vec<usize>>,
     /// undated model_key → the dated keys that share it, newest snapshot first.
     dated: HashMap<String, Vec<String>>,
+    contracts: Vec<super::contract::Contract>,
 }
 
 impl Catalog {
@@ -304,7 +305,18 @@ impl Catalog {
             providers_of,
             aliases,
             dated,
+            contracts: Vec::new(),
         }
+    }
+
+    /// Adds the contracts that apply on top of list prices.
+    pub fn with_contracts(mut self, contracts: Vec<super::contract::Contract>) -> Catalog {
+        self.contracts = contracts;
+        self
+    }
+
+    pub fn contracts(&self) -> &[super::contract::Contract] {
+        &self.contracts
     }
 
     pub fn len(&self) -> usize {
@@ -329,7 +341,7 @@ impl Catalog {
             .max_by_key(|entry| (entry.effective_from, entry.layer))
     }
 
-    fn exact_in_force(
+    pub fn exact_in_force(
         &self,
         provider: &Provider,
         model: &str,

@@ -16,24 +16,39 @@
 //! `input_tokens` (for aggregated rows, on the average request). A gateway response-cache hit
 //! costs nothing: no provider was called.
 
+use super::PriceQuery;
 use super::PricingError;
 use super::catalog::{PriceEntry, RateCard};
-use crate::model::{PricePerToken, ServiceTier, TokenCount, UsageRecord, Usd};
+use crate::model::{PricePerToken, ServiceTier, TokenCount, Usd};
 
-/// Computes the catalog cost of `record` under `entry`.
+/// Computes the catalog cost of a call under `entry`.
 ///
 /// # Errors
-/// [`PricingError::MissingComponent`] when the record has tokens of a kind the entry cannot price
+/// [`PricingError::MissingComponent`] when the call has tokens of a kind the entry cannot price
 /// (no rate and no fallback); [`PricingError::Overflow`] on absurd token counts.
-pub fn cost_of(entry: &PriceEntry, record: &UsageRecord) -> Result<Usd, PricingError> {
-    if record.cache_hit {
+pub fn cost_of(entry: &PriceEntry, query: &PriceQuery<'_>) -> Result<Usd, PricingError> {
+    cost_with(entry, query, None)
+}
+
+/// Like [`cost_of`], with contracted rates replacing the entry's components they name.
+///
+/// # Errors
+/// As [`cost_of`].
+pub fn cost_with(
+    entry: &PriceEntry,
+    query: &PriceQuery<'_>,
+    contracted: Option<&RateCard>,
+) -> Result<Usd, PricingError> {
+    if query.cache_hit {
         return Ok(Usd::ZERO);
     }
-    let tokens = &record.tokens;
-    let request_count = record.request_count.max(1);
+    let tokens = &query.tokens;
+    let request_count = query.request_count.max(1);
     let input_per_request = tokens.input().get() / request_count;
     let pick = |component: fn(&RateCard) -> Option<PricePerToken>| {
-        pick_component(entry, record.service_tier, input_per_request, component)
+        contracted
+            .and_then(component)
+            .or_else(|| pick_component(entry, query.service_tier, input_per_request, component))
     };
 
     let input = pick(|card| card.input);
@@ -70,7 +85,7 @@ pub fn cost_of(entry: &PriceEntry, record: &UsageRecord) -> Result<Usd, PricingE
             applies(
                 variant.service_tier,
                 variant.above_input_tokens,
-                record.service_tier,
+                query.service_tier,
                 input_per_request,
             )
         })
@@ -78,7 +93,7 @@ pub fn cost_of(entry: &PriceEntry, record: &UsageRecord) -> Result<Usd, PricingE
             specificity(
                 variant.service_tier,
                 variant.above_input_tokens,
-                record.service_tier,
+                query.service_tier,
             )
         })
         .and_then(|variant| variant.card.per_request)

@@ -10,7 +10,9 @@
 
 pub mod book;
 pub mod catalog;
+pub mod contract;
 pub mod cost;
+pub mod import;
 pub mod litellm_map;
 pub mod lookup;
 pub mod overrides;
@@ -18,11 +20,15 @@ pub mod spec;
 
 use std::sync::Arc;
 
-pub use book::PriceBook;
+pub use book::{PriceBook, PriceLayers};
 pub use catalog::{Catalog, Layer, PriceEntry, Resolution};
+pub use contract::{Contract, ContractSpec};
 pub use spec::{PriceSpec, Rates, Variant};
 
-use crate::model::{CostSource, UsageRecord, Usd};
+use chrono::{DateTime, Utc};
+
+use crate::model::{CostSource, Provider, ServiceTier, TokenUsage, UsageRecord, Usd};
+use contract::Terms;
 
 /// The shipped catalog, derived from the public LiteLLM price map by `llm-ledger prices
 /// build-catalog`.
@@ -51,8 +57,14 @@ pub enum PricingError {
 /// What a record costs, and why we believe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cost {
-    /// Computed from the catalog entry `price_id`.
-    Catalog { usd: Usd, price_id: String },
+    /// Computed from the catalog entry `price_id`: `list_usd` at list price, `usd` after the
+    /// contract `contract_id` (equal to `list_usd` when no contract applies).
+    Catalog {
+        usd: Usd,
+        list_usd: Usd,
+        price_id: String,
+        contract_id: Option<String>,
+    },
     /// No catalog price; the gateway's reported cost.
     Reported { usd: Usd },
     /// Nobody knows: flagged, listed, never counted as $0.
@@ -68,9 +80,19 @@ impl Cost {
         }
     }
 
+    /// The cost the ledger books: contracted when a contract applies.
     pub fn usd(&self) -> Option<Usd> {
         match self {
             Cost::Catalog { usd, .. } | Cost::Reported { usd } => Some(*usd),
+            Cost::Unpriced => None,
+        }
+    }
+
+    /// The cost at list price.
+    pub fn list_usd(&self) -> Option<Usd> {
+        match self {
+            Cost::Catalog { list_usd, .. } => Some(*list_usd),
+            Cost::Reported { usd } => Some(*usd),
             Cost::Unpriced => None,
         }
     }
@@ -81,6 +103,50 @@ impl Cost {
             Cost::Reported { .. } | Cost::Unpriced => None,
         }
     }
+
+    pub fn contract_id(&self) -> Option<&str> {
+        match self {
+            Cost::Catalog { contract_id, .. } => contract_id.as_deref(),
+            Cost::Reported { .. } | Cost::Unpriced => None,
+        }
+    }
+}
+
+/// Everything pricing needs to know about a call.
+#[derive(Debug, Clone)]
+pub struct PriceQuery<'a> {
+    pub provider: &'a Provider,
+    pub model: &'a str,
+    pub ts: DateTime<Utc>,
+    pub team: &'a str,
+    pub tokens: TokenUsage,
+    pub service_tier: ServiceTier,
+    pub request_count: u64,
+    pub cache_hit: bool,
+    pub reported_cost_usd: Option<Usd>,
+}
+
+impl<'a> PriceQuery<'a> {
+    pub fn of(record: &'a UsageRecord) -> PriceQuery<'a> {
+        PriceQuery {
+            provider: &record.provider,
+            model: &record.model,
+            ts: record.ts,
+            team: &record.team,
+            tokens: record.tokens,
+            service_tier: record.service_tier,
+            request_count: record.request_count,
+            cache_hit: record.cache_hit,
+            reported_cost_usd: record.reported_cost_usd,
+        }
+    }
+}
+
+/// The price of a call: the normalised model and the cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub model_key: String,
+    pub cost: Cost,
 }
 
 /// A record with its price.
@@ -91,25 +157,58 @@ pub struct PricedRecord {
     pub cost: Cost,
 }
 
-/// Prices one record with the catalog entry in force at its `ts`.
-pub fn price(catalog: &Catalog, record: UsageRecord) -> PricedRecord {
-    let Resolution { model_key, entry } = catalog.resolve(&record.provider, &record.model, record.ts);
-    let catalog_cost = entry.as_ref().and_then(|entry| match cost::cost_of(entry, &record) {
-        Ok(usd) => Some(Cost::Catalog {
-            usd,
-            price_id: entry.price_id.clone(),
-        }),
-        Err(error) => {
-            tracing::debug!(%error, event_id = record.event_id.as_str(), "catalog entry cannot price record");
-            None
+/// Prices a call with the catalog entry and the contract in force at its `ts`.
+pub fn quote(catalog: &Catalog, query: &PriceQuery<'_>) -> Quote {
+    let Resolution { model_key, entry } = catalog.resolve(query.provider, query.model, query.ts);
+    let catalog_cost = entry.as_ref().and_then(|entry| {
+        let list = match cost::cost_of(entry, query) {
+            Ok(usd) => usd,
+            Err(error) => {
+                tracing::debug!(%error, model = query.model, "catalog entry cannot price call");
+                return None;
+            }
+        };
+        let contract = contract::applicable(
+            catalog.contracts(),
+            query.provider,
+            &model_key,
+            query.team,
+            query.ts,
+        );
+        let contracted = match contract.map(|contract| &contract.terms) {
+            None => Ok(list),
+            Some(Terms::Factor(factor)) => list
+                .as_decimal()
+                .checked_mul(*factor)
+                .map(|amount| Usd::signed(amount).to_stored_scale())
+                .ok_or(PricingError::Overflow),
+            Some(Terms::Rates(card)) => cost::cost_with(entry, query, Some(card)),
+        };
+        match contracted {
+            Ok(usd) => Some(Cost::Catalog {
+                usd,
+                list_usd: list,
+                price_id: entry.price_id.clone(),
+                contract_id: contract.map(|contract| contract.contract_id.clone()),
+            }),
+            Err(error) => {
+                tracing::debug!(%error, model = query.model, "contract cannot price call");
+                None
+            }
         }
     });
-    let cost = catalog_cost.unwrap_or_else(|| match record.reported_cost_usd {
+    let cost = catalog_cost.unwrap_or_else(|| match query.reported_cost_usd {
         Some(usd) => Cost::Reported {
             usd: usd.to_stored_scale(),
         },
         None => Cost::Unpriced,
     });
+    Quote { model_key, cost }
+}
+
+/// Prices one record.
+pub fn price(catalog: &Catalog, record: UsageRecord) -> PricedRecord {
+    let Quote { model_key, cost } = quote(catalog, &PriceQuery::of(&record));
     PricedRecord {
         record,
         model_key,
@@ -147,12 +246,21 @@ pub fn parse_jsonl(text: &str, origin: &str) -> Result<Vec<PriceSpec>, PricingEr
 ///
 /// # Errors
 /// The first invalid spec.
-pub fn build_catalog(layers: Vec<(Layer, Vec<PriceSpec>)>) -> Result<Arc<Catalog>, PricingError> {
+pub fn build_catalog(
+    layers: Vec<(Layer, Vec<PriceSpec>)>,
+    contracts: Vec<(Layer, Vec<ContractSpec>)>,
+) -> Result<Arc<Catalog>, PricingError> {
     let mut entries = Vec::new();
     for (layer, specs) in layers {
         for spec in specs {
             entries.push(PriceEntry::from_spec(layer, spec)?);
         }
     }
-    Ok(Arc::new(Catalog::new(entries)))
+    let mut validated = Vec::new();
+    for (layer, specs) in contracts {
+        for spec in specs {
+            validated.push(Contract::from_spec(layer, spec)?);
+        }
+    }
+    Ok(Arc::new(Catalog::new(entries).with_contracts(validated)))
 }

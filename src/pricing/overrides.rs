@@ -1,4 +1,5 @@
-//! The operator's price overrides file: TOML (`[[price]]` tables, each a [`PriceSpec`]) or CSV
+//! The operator's price overrides file: TOML (`[[price]]` tables, each a [`PriceSpec`], and
+//! `[[contract]]` tables, each a [`ContractSpec`]) or CSV
 //! (one spec per row; columns named like the spec's fields, `variants` and `aliases` not
 //! supported). Prices are read as exact decimals; in TOML write them as strings for more than 15
 //! significant digits.
@@ -8,8 +9,8 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Deserialize;
 
-use super::PricingError;
 use super::spec::{PriceSpec, parse_instant};
+use super::{ContractSpec, PricingError};
 use crate::model::parse_decimal_text;
 
 #[derive(Deserialize)]
@@ -17,13 +18,23 @@ use crate::model::parse_decimal_text;
 struct OverridesFile {
     #[serde(default)]
     price: Vec<PriceSpec>,
+    #[serde(default)]
+    contract: Vec<ContractSpec>,
 }
 
-/// Reads an overrides file, TOML or CSV by its extension.
+/// What an overrides file holds.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub prices: Vec<PriceSpec>,
+    pub contracts: Vec<ContractSpec>,
+}
+
+/// Reads an overrides file, TOML (`[[price]]` and `[[contract]]` tables) or CSV (prices only)
+/// by its extension.
 ///
 /// # Errors
 /// [`PricingError::InvalidFile`] naming the file and, for CSV, the line.
-pub fn read(path: &Path) -> Result<Vec<PriceSpec>, PricingError> {
+pub fn read(path: &Path) -> Result<Overrides, PricingError> {
     let origin = path.display().to_string();
     let invalid = |line: usize, reason: String| PricingError::InvalidFile {
         origin: origin.clone(),
@@ -35,7 +46,10 @@ pub fn read(path: &Path) -> Result<Vec<PriceSpec>, PricingError> {
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
     if is_csv {
-        return read_csv(&text, &origin);
+        return Ok(Overrides {
+            prices: read_csv(&text, &origin)?,
+            contracts: Vec::new(),
+        });
     }
     let file: OverridesFile = toml::from_str(&text).map_err(|error| {
         let line = error.span().map_or(0, |span| {
@@ -43,7 +57,10 @@ pub fn read(path: &Path) -> Result<Vec<PriceSpec>, PricingError> {
         });
         invalid(line, error.message().to_owned())
     })?;
-    Ok(file.price)
+    Ok(Overrides {
+        prices: file.price,
+        contracts: file.contract,
+    })
 }
 
 const CSV_COLUMNS: &[&str] = &[

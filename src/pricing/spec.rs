@@ -224,7 +224,7 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
         .map(|instant| instant.with_timezone(&Utc))
 }
 
-mod instant {
+pub(crate) mod instant {
     use super::*;
 
     pub fn serialize<S: Serializer>(value: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -241,7 +241,7 @@ mod instant {
     }
 }
 
-mod opt_instant {
+pub(crate) mod opt_instant {
     use super::*;
 
     pub fn serialize<S: Serializer>(value: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -269,7 +269,7 @@ mod opt_instant {
 /// Decimals as strings on output; on input a string holding a decimal, an integer, or a float
 /// read by its shortest round-trip text (TOML and JSON parsers hand floats over as `f64`). Write
 /// strings for prices with more than 15 significant digits.
-mod opt_decimal {
+pub(crate) mod opt_decimal {
     use super::*;
 
     pub fn serialize<S: Serializer>(value: &Option<Decimal>, serializer: S) -> Result<S::Ok, S::Error> {

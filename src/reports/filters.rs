@@ -46,17 +46,49 @@ fn param_name(dimension: &Dimension) -> &'static str {
     }
 }
 
-/// Binds `$g_*` and `$f_*` for `params`. Returns the tag keys grouped by, in `tag1..3` order.
+/// Binds `$g_*` and `$f_*` for `params` (reports with a free `group_by`). Returns the tag keys
+/// grouped by, in `tag1..3` order.
 ///
 /// # Errors
 /// [`ReportError::InvalidParameter`] for a `status` filter value that is not a number.
 pub fn bind_dimensions(params: &CommonParams, bindings: &mut Bindings) -> Result<Vec<String>, ReportError> {
+    bind_filters(params, bindings)?;
+    Ok(bind_groups(params, bindings))
+}
+
+/// Binds `$g_<dimension>` and `$g_tag1..3`; returns the tag keys grouped by.
+pub fn bind_groups(params: &CommonParams, bindings: &mut Bindings) -> Vec<String> {
     for dimension in Dimension::FIXED {
         let name = param_name(&dimension);
         bindings.set(
             &format!("g_{name}"),
             Value::Boolean(params.group_by.contains(&dimension)),
         );
+    }
+    let tag_groups: Vec<String> = params
+        .group_by
+        .iter()
+        .filter_map(|dimension| match dimension {
+            Dimension::Tag(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    for slot in 0..MAX_TAG_GROUPS {
+        let value = tag_groups
+            .get(slot)
+            .map_or(Value::Null, |key| Value::Text(key.clone()));
+        bindings.set(&format!("g_tag{}", slot + 1), value);
+    }
+    tag_groups
+}
+
+/// Binds `$f_<dimension>` and `$f_tag1..3_key/_values` (every report takes the filters).
+///
+/// # Errors
+/// [`ReportError::InvalidParameter`] for a `status` filter value that is not a number.
+pub fn bind_filters(params: &CommonParams, bindings: &mut Bindings) -> Result<(), ReportError> {
+    for dimension in Dimension::FIXED {
+        let name = param_name(&dimension);
         let filter = match (params.filter_values(&dimension), &dimension) {
             (None, _) => Value::Null,
             (Some(values), Dimension::Status) => {
@@ -72,20 +104,6 @@ pub fn bind_dimensions(params: &CommonParams, bindings: &mut Bindings) -> Result
             (Some(values), _) => text_list(values),
         };
         bindings.set(&format!("f_{name}"), filter);
-    }
-    let tag_groups: Vec<String> = params
-        .group_by
-        .iter()
-        .filter_map(|dimension| match dimension {
-            Dimension::Tag(key) => Some(key.clone()),
-            _ => None,
-        })
-        .collect();
-    for slot in 0..MAX_TAG_GROUPS {
-        let value = tag_groups
-            .get(slot)
-            .map_or(Value::Null, |key| Value::Text(key.clone()));
-        bindings.set(&format!("g_tag{}", slot + 1), value);
     }
     let tag_filters: Vec<(&String, &Vec<String>)> = params
         .filters
@@ -103,5 +121,5 @@ pub fn bind_dimensions(params: &CommonParams, bindings: &mut Bindings) -> Result
         bindings.set(&format!("f_tag{}_key", slot + 1), key);
         bindings.set(&format!("f_tag{}_values", slot + 1), values);
     }
-    Ok(tag_groups)
+    Ok(())
 }

@@ -12,7 +12,9 @@ pub mod buckets;
 pub mod filters;
 pub mod output;
 pub mod params;
+pub mod reconciliation;
 pub mod spend;
+pub mod unpriced;
 
 use crate::store::StoreError;
 
@@ -47,7 +49,7 @@ impl From<polars::error::PolarsError> for ReportError {
 }
 
 /// The names of the reports this build serves.
-pub const REPORT_NAMES: &[&str] = &["spend"];
+pub const REPORT_NAMES: &[&str] = &["spend", "unpriced", "reconciliation"];
 
 use chrono::{DateTime, Utc};
 use polars::prelude::DataFrame;
@@ -61,6 +63,8 @@ pub struct Report {
     pub params: CommonParams,
     pub rows: DataFrame,
     pub totals: Map<String, Json>,
+    /// Further sections of the JSON document (e.g. reconciliation's `disagreements`).
+    pub extra: Map<String, Json>,
 }
 
 impl Report {
@@ -75,6 +79,7 @@ impl Report {
             params: params.clone(),
             rows,
             totals,
+            extra: Map::new(),
         }
     }
 
@@ -131,8 +136,26 @@ impl Report {
         );
         document.insert("rows".to_owned(), Json::Array(output::rows_json(&self.rows)?));
         document.insert("totals".to_owned(), Json::Object(self.totals.clone()));
+        for (key, value) in &self.extra {
+            document.insert(key.clone(), value.clone());
+        }
         Ok(Json::Object(document))
     }
+}
+
+/// Refuses `group_by` (and `bucket`, unless the report has buckets) on reports whose groups are
+/// fixed.
+///
+/// # Errors
+/// [`ReportError::InvalidParameter`] naming the parameter.
+pub(crate) fn require_fixed_groups(params: &CommonParams, buckets_allowed: bool) -> Result<(), ReportError> {
+    if !params.group_by.is_empty() {
+        return Err(ReportError::invalid("group_by", "this report's groups are fixed"));
+    }
+    if !buckets_allowed && params.bucket.is_some() {
+        return Err(ReportError::invalid("bucket", "this report has no time buckets"));
+    }
+    Ok(())
 }
 
 /// Parses a report's parameters and runs it on a read connection.
@@ -149,6 +172,26 @@ pub fn run(
         "spend" => {
             let params = CommonParams::parse(pairs, &[], now)?;
             spend::run(conn, &params)
+        }
+        "unpriced" => {
+            let params = CommonParams::parse(pairs, &[], now)?;
+            unpriced::run(conn, &params)
+        }
+        "reconciliation" => {
+            let params = CommonParams::parse(pairs, &["records"], now)?;
+            let records = match pairs.iter().find(|(name, _)| name == "records") {
+                None => None,
+                Some((_, value)) => Some(
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|count| (0..=1000).contains(count))
+                        .ok_or_else(|| {
+                            ReportError::invalid("records", "expected an integer from 0 to 1000")
+                        })?,
+                ),
+            };
+            reconciliation::run(conn, &params, records)
         }
         other => Err(ReportError::UnknownReport(other.to_owned())),
     }

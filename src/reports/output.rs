@@ -67,23 +67,7 @@ pub fn shape_grouped(
     metric_columns: &[&str],
 ) -> Result<DataFrame, ReportError> {
     let mut frame = frame;
-    // Bucket labels, in the report's time zone.
-    let labels: HashMap<i64, &str> = buckets
-        .iter()
-        .map(|bucket| (bucket.start.timestamp_micros(), bucket.label.as_str()))
-        .collect();
-    let starts = frame.column("bucket_start")?.as_materialized_series().clone();
-    let mut bucket_labels: Vec<Option<String>> = Vec::with_capacity(starts.len());
-    for value in starts.iter() {
-        let label = match value {
-            AnyValue::Datetime(micros, TimeUnit::Microseconds, _) => {
-                labels.get(&micros).map(|label| (*label).to_owned())
-            }
-            _ => None,
-        };
-        bucket_labels.push(label);
-    }
-    frame.with_column(Column::new("bucket".into(), bucket_labels))?;
+    label_buckets(&mut frame, buckets)?;
 
     for (slot, key) in tag_keys.iter().enumerate() {
         frame.rename(&format!("tag{}", slot + 1), format!("tag:{key}").into())?;
@@ -119,6 +103,31 @@ pub fn shape_grouped(
     )?;
     let frame = frame.drop("bucket_start")?;
     Ok(frame)
+}
+
+/// Adds a `bucket` column holding each row's bucket label (its local start in the report's
+/// time zone), from the `bucket_start` column.
+///
+/// # Errors
+/// When the frame has no `bucket_start` column.
+pub fn label_buckets(frame: &mut DataFrame, buckets: &[Bucket]) -> Result<(), ReportError> {
+    let labels: HashMap<i64, &str> = buckets
+        .iter()
+        .map(|bucket| (bucket.start.timestamp_micros(), bucket.label.as_str()))
+        .collect();
+    let starts = frame.column("bucket_start")?.as_materialized_series().clone();
+    let mut bucket_labels: Vec<Option<String>> = Vec::with_capacity(starts.len());
+    for value in starts.iter() {
+        let label = match value {
+            AnyValue::Datetime(micros, TimeUnit::Microseconds, _) => {
+                labels.get(&micros).map(|label| (*label).to_owned())
+            }
+            _ => None,
+        };
+        bucket_labels.push(label);
+    }
+    frame.with_column(Column::new("bucket".into(), bucket_labels))?;
+    Ok(())
 }
 
 /// Sums the metric columns over all rows (exact for integers and decimals).
@@ -183,6 +192,16 @@ pub fn any_to_json(value: &AnyValue<'_>) -> Json {
         AnyValue::Float32(v) => serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number),
         AnyValue::Float64(v) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),
         AnyValue::Decimal(units, scale) => Json::String(format_decimal(*units, *scale)),
+        AnyValue::Datetime(value, unit, _) => {
+            let micros = match unit {
+                TimeUnit::Nanoseconds => value / 1000,
+                TimeUnit::Microseconds => *value,
+                TimeUnit::Milliseconds => value.saturating_mul(1000),
+            };
+            chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros).map_or(Json::Null, |instant| {
+                Json::String(instant.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            })
+        }
         other => Json::String(other.to_string()),
     }
 }

@@ -1,4 +1,5 @@
-//! `spend`: requests, errors, each token kind, computed cost and gateway-reported cost per group
+//! `spend`: requests, errors, each token kind, computed (contracted and list) and gateway-reported
+//! cost per group
 //! and time bucket. SQL: `queries/spend.sql`.
 
 use duckdb::Connection;
@@ -26,6 +27,7 @@ pub const METRICS: &[&str] = &[
     "cache_write_tokens",
     "reasoning_tokens",
     "cost_usd",
+    "list_cost_usd",
     "reported_cost_usd",
     "unpriced_requests",
 ];
@@ -59,6 +61,8 @@ pub struct SpendRow {
     /// Computed cost of the priced calls, exact decimal.
     #[schema(example = "0.012345000000")]
     pub cost_usd: Option<String>,
+    /// The same calls at list price (before contracts).
+    pub list_cost_usd: Option<String>,
     /// What the gateways reported, exact decimal.
     pub reported_cost_usd: Option<String>,
     /// Calls of models without a price: not in `cost_usd`, never counted as $0.

@@ -85,7 +85,7 @@ pub fn export_ndjson(
                 "ts" | "ingested_at" => {
                     instant_json(row.get(idx).map_err(StoreError::db("reading a timestamp"))?)
                 }
-                "cost_usd" | "reported_cost_usd" => {
+                "cost_usd" | "list_cost_usd" | "reported_cost_usd" => {
                     money_json(row.get(idx).map_err(StoreError::db("reading an amount"))?)
                 }
                 _ => plain_json(row.get(idx).map_err(StoreError::db("reading a column"))?),

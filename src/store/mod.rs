@@ -10,6 +10,7 @@
 
 pub mod export;
 pub mod reader;
+pub mod reprice;
 pub mod rows;
 pub mod schema;
 pub mod writer;

@@ -29,7 +29,7 @@ pub fn event_key(source: Source, event_id: &str) -> i128 {
 }
 
 /// The scaled integer of an amount at DECIMAL(38,12).
-fn decimal_units(usd: Usd) -> i128 {
+pub(crate) fn decimal_units(usd: Usd) -> i128 {
     let mut scaled = usd.to_stored_scale().as_decimal();
     scaled.rescale(USD_SCALE);
     scaled.mantissa()
@@ -53,7 +53,8 @@ pub fn to_record_batch(
         (text(), text(), text(), text(), text(), text());
     let (mut provider, mut model_requested, mut model, mut model_key, mut route, mut fallback_from) =
         (text(), text(), text(), text(), text(), text());
-    let (mut service_tier, mut cost_source, mut price_id, mut error_type) = (text(), text(), text(), text());
+    let (mut service_tier, mut cost_source, mut price_id, mut contract_id, mut error_type) =
+        (text(), text(), text(), text(), text());
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n);
     let mut ingested = TimestampMicrosecondBuilder::with_capacity(n);
     let mut tags = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
@@ -62,6 +63,7 @@ pub fn to_record_batch(
         (count(), count(), count(), count(), count(), count(), count());
     let money = || Decimal128Builder::with_capacity(n).with_precision_and_scale(38, USD_SCALE as i8);
     let mut cost = money().map_err(|error| StoreError::Rows(error.to_string()))?;
+    let mut list_cost = money().map_err(|error| StoreError::Rows(error.to_string()))?;
     let mut reported = money().map_err(|error| StoreError::Rows(error.to_string()))?;
     let mut attempts = Int32Builder::with_capacity(n);
     let (mut latency, mut ttft) = (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
@@ -99,9 +101,11 @@ pub fn to_record_batch(
         reasoning.append_value(saturating_i64(tokens.reasoning().get()));
         service_tier.append_value(record.service_tier.as_str());
         cost.append_option(priced.cost.usd().map(decimal_units));
+        list_cost.append_option(priced.cost.list_usd().map(decimal_units));
         reported.append_option(record.reported_cost_usd.map(decimal_units));
         cost_source.append_value(priced.cost.source().as_str());
         price_id.append_option(priced.cost.price_id());
+        contract_id.append_option(priced.cost.contract_id());
         request_count.append_value(saturating_i64(record.request_count));
         attempts.append_value(i32::try_from(record.attempts).unwrap_or(i32::MAX));
         latency.append_option(record.latency_ms);
@@ -136,9 +140,11 @@ pub fn to_record_batch(
         ("reasoning_tokens", Arc::new(reasoning.finish())),
         ("service_tier", Arc::new(service_tier.finish())),
         ("cost_usd", Arc::new(cost.finish())),
+        ("list_cost_usd", Arc::new(list_cost.finish())),
         ("reported_cost_usd", Arc::new(reported.finish())),
         ("cost_source", Arc::new(cost_source.finish())),
         ("price_id", Arc::new(price_id.finish())),
+        ("contract_id", Arc::new(contract_id.finish())),
         ("request_count", Arc::new(request_count.finish())),
         ("attempts", Arc::new(attempts.finish())),
         ("latency_ms", Arc::new(latency.finish())),

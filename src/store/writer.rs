@@ -21,7 +21,10 @@ use tracing::{error, info};
 
 use super::rows::{event_key, to_record_batch};
 use super::{Store, StoreError};
-use crate::pricing::{PriceEntry, PricedRecord};
+use std::sync::Arc;
+
+use super::reprice::{RepriceOutcome, RepriceScope, reprice_committed};
+use crate::pricing::{Catalog, Contract, PriceEntry, PricedRecord};
 
 /// Writer tuning.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +61,15 @@ enum Request {
     AddPrices {
         entries: Vec<PriceEntry>,
         reply: Reply<usize>,
+    },
+    AddContracts {
+        contracts: Vec<Contract>,
+        reply: Reply<usize>,
+    },
+    Reprice {
+        scope: RepriceScope,
+        catalog: Arc<Catalog>,
+        reply: Reply<RepriceOutcome>,
     },
     Ping {
         reply: Reply<()>,
@@ -139,6 +151,38 @@ impl Writer {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Stores user contracts (replacing contracts with the same id).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn add_contracts(&self, contracts: Vec<Contract>) -> Result<usize, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Request::AddContracts { contracts, reply })?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Re-prices the events of `scope` with `catalog`, waiting for room in the queue (an admin
+    /// action, not a flood).
+    ///
+    /// # Errors
+    /// Database failures; nothing is then changed.
+    pub async fn reprice(
+        &self,
+        scope: RepriceScope,
+        catalog: Arc<Catalog>,
+    ) -> Result<RepriceOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Request::Reprice {
+                scope,
+                catalog,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     /// Round-trips through the writer: it is alive and its connection answers.
     ///
     /// # Errors
@@ -186,6 +230,34 @@ fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: Wri
                     error!(error = %error_chain(error), "storing prices failed");
                 }
                 let _ = reply.send(result); // The caller may have gone away; nothing to undo.
+            }
+            Request::AddContracts { contracts, reply } => {
+                let result = insert_contracts(&mut conn, &contracts);
+                if let Err(error) = &result {
+                    error!(error = %error_chain(error), "storing contracts failed");
+                }
+                let _ = reply.send(result); // The caller may have gone away; nothing to undo.
+            }
+            Request::Reprice {
+                scope,
+                catalog,
+                reply,
+            } => {
+                let started = Instant::now();
+                let result = reprice_committed(&mut conn, &scope, &catalog);
+                match &result {
+                    Ok(outcome) => info!(
+                        examined = outcome.examined,
+                        changed = outcome.changed,
+                        cost_delta_usd = %outcome.cost_delta_usd,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "re-priced"
+                    ),
+                    Err(error) => {
+                        error!(error = %error_chain(error), "re-pricing failed; nothing was changed")
+                    }
+                }
+                let _ = reply.send(result); // The caller may have gone away; the work is committed.
             }
             Request::Ping { reply } => {
                 let result = conn
@@ -324,6 +396,34 @@ fn insert_prices(conn: &mut Connection, entries: &[PriceEntry]) -> Result<usize,
     }
     tx.commit().map_err(StoreError::db("committing prices"))?;
     Ok(entries.len())
+}
+
+fn insert_contracts(conn: &mut Connection, contracts: &[Contract]) -> Result<usize, StoreError> {
+    let tx = conn
+        .transaction()
+        .map_err(StoreError::db("beginning a transaction"))?;
+    {
+        let mut statement = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO contracts (contract_id, layer, spec, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .map_err(StoreError::db("preparing the contract insert"))?;
+        let now = super::reader::timestamp_value(Utc::now());
+        for contract in contracts {
+            let spec =
+                serde_json::to_string(&contract.spec).map_err(|error| StoreError::Rows(error.to_string()))?;
+            statement
+                .execute(duckdb::params![
+                    contract.contract_id,
+                    contract.layer.as_str(),
+                    spec,
+                    now.clone()
+                ])
+                .map_err(StoreError::db("storing a contract"))?;
+        }
+    }
+    tx.commit().map_err(StoreError::db("committing contracts"))?;
+    Ok(contracts.len())
 }
 
 /// Formats an error with its sources, for logs.

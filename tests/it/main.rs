@@ -13,6 +13,7 @@ mod crash;
 mod ingest;
 mod openapi;
 mod prices;
+mod pricing;
 mod queries;
 mod reports;
 mod traces;

@@ -1,4 +1,4 @@
--- 0001_init: the canonical events table, the dedupe keys and the price catalog.
+-- 0001_init: the canonical events table, the dedupe keys, prices and contracts.
 --
 -- Time is stored as TIMESTAMP holding UTC (the bundled DuckDB has no ICU, so TIMESTAMPTZ would
 -- bring no time-zone arithmetic; buckets in a report's time zone are computed by the report
@@ -27,9 +27,11 @@ CREATE TABLE usage_events (
     reasoning_tokens      BIGINT        NOT NULL,
     service_tier          VARCHAR       NOT NULL,
     cost_usd              DECIMAL(38,12),
+    list_cost_usd         DECIMAL(38,12),
     reported_cost_usd     DECIMAL(38,12),
     cost_source           VARCHAR       NOT NULL,
     price_id              VARCHAR,
+    contract_id           VARCHAR,
     request_count         BIGINT        NOT NULL,
     attempts              INTEGER       NOT NULL,
     latency_ms            DOUBLE,
@@ -57,6 +59,14 @@ CREATE TABLE prices (
     model_key      VARCHAR   NOT NULL,
     effective_from TIMESTAMP NOT NULL,
     effective_to   TIMESTAMP,
+    spec           VARCHAR   NOT NULL,
+    created_at     TIMESTAMP NOT NULL
+);
+
+-- Contracts added through the API: negotiated discounts or rates per provider, model or team.
+CREATE TABLE contracts (
+    contract_id    VARCHAR   PRIMARY KEY,
+    layer          VARCHAR   NOT NULL,
     spec           VARCHAR   NOT NULL,
     created_at     TIMESTAMP NOT NULL
 );

@@ -1,0 +1,149 @@
+//! `reconciliation`: computed versus gateway-reported cost per day × source × provider × model,
+//! with the absolute and relative difference, and the calls that disagree most. SQL:
+//! `queries/reconciliation.sql` (the groups) and `queries/reconciliation_records.sql` (the
+//! calls).
+
+use duckdb::Connection;
+use duckdb::types::Value;
+use polars::prelude::{DataType, TimeUnit};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::buckets::buckets;
+use super::filters::{Bindings, bind_filters};
+use super::output::{label_buckets, query_frame, rows_json, totals};
+use super::params::{CommonParams, TimeBucket};
+use super::{Report, ReportError, require_fixed_groups};
+use crate::store::reader::timestamp_value;
+
+pub const SQL: &str = include_str!("../../queries/reconciliation.sql");
+pub const RECORDS_SQL: &str = include_str!("../../queries/reconciliation_records.sql");
+
+const METRICS: &[&str] = &[
+    "compared_requests",
+    "computed_cost_usd",
+    "reported_cost_usd",
+    "difference_usd",
+    "not_reported_requests",
+    "unpriced_requests",
+];
+
+/// How many disagreeing calls are listed by default.
+const DEFAULT_RECORDS: i64 = 20;
+
+/// One row of the reconciliation report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReconciliationRow {
+    /// Local start of the day (or `bucket`) in the report's time zone.
+    pub bucket: String,
+    pub source: String,
+    pub provider: String,
+    pub model: String,
+    /// Calls with both a computed and a reported cost.
+    pub compared_requests: Option<i64>,
+    pub computed_cost_usd: Option<String>,
+    pub reported_cost_usd: Option<String>,
+    /// Computed minus reported.
+    pub difference_usd: String,
+    /// Difference ÷ reported; null when the gateway reported 0.
+    pub relative_difference: Option<f64>,
+    /// Priced calls the gateway gave no cost for.
+    pub not_reported_requests: Option<i64>,
+    /// Calls without a catalog price (reported or unpriced).
+    pub unpriced_requests: Option<i64>,
+}
+
+fn empty_schema() -> Vec<(&'static str, DataType)> {
+    let money = || DataType::Decimal(Some(38), Some(12));
+    vec![
+        ("bucket_start", DataType::Datetime(TimeUnit::Microseconds, None)),
+        ("source", DataType::String),
+        ("provider", DataType::String),
+        ("model", DataType::String),
+        ("compared_requests", DataType::Int64),
+        ("computed_cost_usd", money()),
+        ("reported_cost_usd", money()),
+        ("difference_usd", money()),
+        ("relative_difference", DataType::Float64),
+        ("not_reported_requests", DataType::Int64),
+        ("unpriced_requests", DataType::Int64),
+    ]
+}
+
+fn records_schema() -> Vec<(&'static str, DataType)> {
+    let money = || DataType::Decimal(Some(38), Some(12));
+    let mut schema: Vec<(&'static str, DataType)> = vec![
+        ("source", DataType::String),
+        ("event_id", DataType::String),
+        ("ts", DataType::Datetime(TimeUnit::Microseconds, None)),
+        ("provider", DataType::String),
+        ("model", DataType::String),
+        ("gateway_model", DataType::String),
+    ];
+    for name in [
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+    ] {
+        schema.push((name, DataType::Int64));
+    }
+    schema.extend([
+        ("computed_cost_usd", money()),
+        ("reported_cost_usd", money()),
+        ("difference_usd", money()),
+        ("price_id", DataType::String),
+    ]);
+    schema
+}
+
+/// Runs the reconciliation report. `records` is how many disagreeing calls to list.
+///
+/// # Errors
+/// Invalid parameters (`group_by` is fixed), or a failing query.
+pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Result<Report, ReportError> {
+    require_fixed_groups(params, true)?;
+    let mut params = params.clone();
+    params.bucket = params.bucket.or(Some(TimeBucket::Day));
+    let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
+
+    let mut bindings = Bindings::default();
+    bindings.set("from", timestamp_value(params.from));
+    bindings.set("to", timestamp_value(params.to));
+    bindings.set(
+        "bucket_starts",
+        Value::List(
+            buckets
+                .iter()
+                .map(|bucket| timestamp_value(bucket.start))
+                .collect(),
+        ),
+    );
+    bind_filters(&params, &mut bindings)?;
+    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
+    let mut frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    label_buckets(&mut frame, &buckets)?;
+    let mut columns: Vec<&str> = vec!["bucket", "source", "provider", "model"];
+    columns.extend(METRICS.iter().take(4));
+    columns.push("relative_difference");
+    columns.extend(METRICS.iter().skip(4));
+    let frame = frame.select(columns)?;
+    let totals = totals(&frame, METRICS)?;
+
+    let mut detail = Bindings::default();
+    detail.set("from", timestamp_value(params.from));
+    detail.set("to", timestamp_value(params.to));
+    detail.set(
+        "limit",
+        Value::BigInt(records.unwrap_or(DEFAULT_RECORDS).clamp(0, 1000)),
+    );
+    bind_filters(&params, &mut detail)?;
+    let mut statement = conn.prepare_cached(RECORDS_SQL).map_err(ReportError::Query)?;
+    let calls = query_frame(&mut statement, &detail, &records_schema())?;
+    let mut report = Report::new("reconciliation", &params, frame.head(params.limit), totals);
+    report
+        .extra
+        .insert("disagreements".to_owned(), Json::Array(rows_json(&calls)?));
+    Ok(report)
+}

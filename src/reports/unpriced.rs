@@ -1,0 +1,74 @@
+//! `unpriced`: the models nobody has a price for, with their calls, tokens, reported cost and
+//! first/last seen. SQL: `queries/unpriced.sql`.
+
+use duckdb::Connection;
+use polars::prelude::{DataType, TimeUnit};
+use serde::Serialize;
+
+use super::filters::{Bindings, bind_filters};
+use super::output::{query_frame, totals};
+use super::params::CommonParams;
+use super::{Report, ReportError, require_fixed_groups};
+use crate::store::reader::timestamp_value;
+
+pub const SQL: &str = include_str!("../../queries/unpriced.sql");
+
+const METRICS: &[&str] = &[
+    "requests",
+    "records",
+    "input_tokens",
+    "output_tokens",
+    "reported_cost_usd",
+];
+
+/// One row of the unpriced report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnpricedRow {
+    pub provider: String,
+    /// The normalised model (`model_key`).
+    pub model: String,
+    pub source: String,
+    /// The gateways' own model strings for it, comma-separated.
+    pub gateway_models: String,
+    /// Calls (sum of `request_count`).
+    pub requests: i64,
+    /// Stored rows.
+    pub records: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// What the gateways reported for these calls (often 0: they could not price them either).
+    pub reported_cost_usd: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+fn empty_schema() -> Vec<(&'static str, DataType)> {
+    let mut schema: Vec<(&'static str, DataType)> = ["provider", "model", "source", "gateway_models"]
+        .into_iter()
+        .map(|name| (name, DataType::String))
+        .collect();
+    for name in ["requests", "records", "input_tokens", "output_tokens"] {
+        schema.push((name, DataType::Int64));
+    }
+    schema.push(("reported_cost_usd", DataType::Decimal(Some(38), Some(12))));
+    for name in ["first_seen", "last_seen"] {
+        schema.push((name, DataType::Datetime(TimeUnit::Microseconds, None)));
+    }
+    schema
+}
+
+/// Runs the unpriced report.
+///
+/// # Errors
+/// Invalid parameters (`group_by` and `bucket` are fixed), or a failing query.
+pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportError> {
+    require_fixed_groups(params, false)?;
+    let mut bindings = Bindings::default();
+    bindings.set("from", timestamp_value(params.from));
+    bindings.set("to", timestamp_value(params.to));
+    bind_filters(params, &mut bindings)?;
+    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
+    let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let totals = totals(&frame, METRICS)?;
+    Ok(Report::new("unpriced", params, frame.head(params.limit), totals))
+}
