@@ -73,7 +73,7 @@ use super::common::{
 };
 use super::json::{self, Obj};
 use super::reject::FieldError;
-use crate::model::{EventId, LIMITS, Provider, Source, TokenUsage, UsageRecord, Usd};
+use crate::model::{EventId, LIMITS, Provider, ServiceTier, Source, TokenUsage, UsageRecord, Usd};
 
 pub(crate) struct Litellm;
 
@@ -137,6 +137,8 @@ struct Call {
     timing: Timing,
     outcome: Outcome,
     cache_hit: bool,
+    /// The provider service tier that served the call (`response.service_tier`), when logged.
+    service_tier: ServiceTier,
     /// `trace_id` (payloads) or `session_id` (spend rows).
     attempt_group: Option<String>,
 }
@@ -162,6 +164,7 @@ impl Call {
             status_code: self.outcome.status_code,
             error_type: self.outcome.error_type,
             cache_hit: self.cache_hit,
+            service_tier: self.service_tier,
             ..base_record(
                 Source::Litellm,
                 self.event_id,

@@ -12,7 +12,7 @@ use super::{
 use crate::ingest::common::{amount, text_at, text_field};
 use crate::ingest::json::{self, Obj};
 use crate::ingest::reject::FieldError;
-use crate::model::LIMITS;
+use crate::model::{LIMITS, ServiceTier};
 
 pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let event_id = event_id(obj, "id")?;
@@ -71,6 +71,12 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
         json::opt_bool(obj.raw("cache_hit"), "cache_hit")?.unwrap_or_else(|| is_cache_hit_id(&event_id));
     let attribution = Attribution::read(obj, &metadata, Shape::Payload)?;
     let attempt_group = text_field(obj, "trace_id", LIMITS.short_text)?;
+    // OpenAI answers which tier served the call (`default`, `flex`, `priority`); it selects the
+    // catalog's tier prices. An unknown name is priced at the standard rate.
+    let service_tier = json::string_at(obj.path(&["response", "service_tier"]))
+        .or_else(|| json::string_at(obj.path(&["model_parameters", "service_tier"])))
+        .and_then(|name| ServiceTier::parse(&name))
+        .unwrap_or_default();
 
     Ok(Call {
         event_id,
@@ -85,6 +91,7 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
         timing,
         outcome,
         cache_hit,
+        service_tier,
         attempt_group,
     })
 }

@@ -14,7 +14,7 @@ use super::{
 use crate::ingest::common::{amount, text_field};
 use crate::ingest::json::{self, Kind, Obj};
 use crate::ingest::reject::{FieldError, excerpt};
-use crate::model::LIMITS;
+use crate::model::{LIMITS, ServiceTier};
 
 pub(super) fn parse_spend_row(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let event_id = event_id(obj, "request_id")?;
@@ -82,6 +82,7 @@ pub(super) fn parse_spend_row(obj: &Obj<'_>) -> Result<Call, FieldError> {
         timing,
         outcome,
         cache_hit,
+        service_tier: ServiceTier::Standard,
         attempt_group,
     })
 }

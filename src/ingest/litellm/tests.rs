@@ -641,3 +641,25 @@ fn garbage_gives_errors_not_panics() {
     assert_eq!(forced.rejected[0].field.as_deref(), Some("id"));
     assert_eq!(forced.rejected[0].code, RejectCode::MissingField);
 }
+
+#[test]
+fn one_hour_cache_writes_and_the_service_tier_are_read() {
+    let line = r#"{"id":"chatcmpl-tier","call_type":"acompletion","custom_llm_provider":"anthropic","response_cost":0.01,
+        "startTime":1795420800.0,"endTime":1795420801.0,"model":"claude-sonnet-4-20250514","status":"success",
+        "prompt_tokens":3000,"completion_tokens":10,"total_tokens":3010,"hidden_params":{},
+        "response":{"model":"claude-sonnet-4-20250514","service_tier":"priority","usage":{"prompt_tokens":3000,
+        "completion_tokens":10,"prompt_tokens_details":{"cached_tokens":0,"cache_creation_tokens":2000,
+        "cache_creation_token_details":{"ephemeral_5m_input_tokens":500,"ephemeral_1h_input_tokens":1500}}}}}"#
+        .replace('\n', " ");
+    let batch = crate::ingest::parse_body(
+        line.as_bytes(),
+        crate::ingest::FormatChoice::Auto,
+        &crate::ingest::ParseContext::now(),
+    )
+    .unwrap();
+    assert!(batch.rejected.is_empty(), "{:?}", batch.rejected);
+    let record = &batch.accepted[0].record;
+    assert_eq!(record.tokens.cache_write().get(), 2000);
+    assert_eq!(record.tokens.cache_write_1h().get(), 1500);
+    assert_eq!(record.service_tier, crate::model::ServiceTier::Priority);
+}

@@ -68,11 +68,15 @@ const WRITTEN_PATHS: &[&[&str]] = &[
     &["prompt_tokens_details", "cache_creation_tokens"],
     &["cache_creation_input_tokens"],
 ];
-const WRITTEN_1H_PATHS: &[&[&str]] = &[&[
-    "prompt_tokens_details",
-    "cache_creation_token_details",
-    "ephemeral_1h_input_tokens",
-]];
+const WRITTEN_1H_PATHS: &[&[&str]] = &[
+    &[
+        "prompt_tokens_details",
+        "cache_creation_token_details",
+        "ephemeral_1h_input_tokens",
+    ],
+    // Anthropic's own usage block, as some LiteLLM versions pass it through.
+    &["cache_creation", "ephemeral_1h_input_tokens"],
+];
 const TEXT_PATHS: &[&[&str]] = &[&["prompt_tokens_details", "text_tokens"]];
 const REASONING_PATHS: &[&[&str]] = &[&["completion_tokens_details", "reasoning_tokens"]];
 
