@@ -28,7 +28,6 @@ pub use spec::{PriceSpec, Rates, Variant};
 use chrono::{DateTime, Utc};
 
 use crate::model::{CostSource, Provider, ServiceTier, TokenUsage, UsageRecord, Usd};
-use contract::Terms;
 
 /// The shipped catalog, derived from the public LiteLLM price map by `llm-ledger prices
 /// build-catalog`.
@@ -58,12 +57,16 @@ pub enum PricingError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cost {
     /// Computed from the catalog entry `price_id`: `list_usd` at list price, `usd` after the
-    /// contract `contract_id` (equal to `list_usd` when no contract applies).
+    /// contract `contract_id` (equal to `list_usd` when no contract applies), with the priced
+    /// lines and what caching saved.
     Catalog {
         usd: Usd,
         list_usd: Usd,
         price_id: String,
         contract_id: Option<String>,
+        lines: Vec<cost::CostLine>,
+        cache_savings: Usd,
+        cache_hit_savings: Usd,
     },
     /// No catalog price; the gateway's reported cost.
     Reported { usd: Usd },
@@ -107,6 +110,32 @@ impl Cost {
     pub fn contract_id(&self) -> Option<&str> {
         match self {
             Cost::Catalog { contract_id, .. } => contract_id.as_deref(),
+            Cost::Reported { .. } | Cost::Unpriced => None,
+        }
+    }
+
+    /// The priced lines (empty unless priced from the catalog).
+    pub fn lines(&self) -> &[cost::CostLine] {
+        match self {
+            Cost::Catalog { lines, .. } => lines,
+            Cost::Reported { .. } | Cost::Unpriced => &[],
+        }
+    }
+
+    /// What the provider's prompt cache saved (catalog-priced calls only).
+    pub fn cache_savings(&self) -> Option<Usd> {
+        match self {
+            Cost::Catalog { cache_savings, .. } => Some(*cache_savings),
+            Cost::Reported { .. } | Cost::Unpriced => None,
+        }
+    }
+
+    /// What a gateway response-cache hit saved (catalog-priced calls only).
+    pub fn cache_hit_savings(&self) -> Option<Usd> {
+        match self {
+            Cost::Catalog {
+                cache_hit_savings, ..
+            } => Some(*cache_hit_savings),
             Cost::Reported { .. } | Cost::Unpriced => None,
         }
     }
@@ -161,13 +190,6 @@ pub struct PricedRecord {
 pub fn quote(catalog: &Catalog, query: &PriceQuery<'_>) -> Quote {
     let Resolution { model_key, entry } = catalog.resolve(query.provider, query.model, query.ts);
     let catalog_cost = entry.as_ref().and_then(|entry| {
-        let list = match cost::cost_of(entry, query) {
-            Ok(usd) => usd,
-            Err(error) => {
-                tracing::debug!(%error, model = query.model, "catalog entry cannot price call");
-                return None;
-            }
-        };
         let contract = contract::applicable(
             catalog.contracts(),
             query.provider,
@@ -175,24 +197,18 @@ pub fn quote(catalog: &Catalog, query: &PriceQuery<'_>) -> Quote {
             query.team,
             query.ts,
         );
-        let contracted = match contract.map(|contract| &contract.terms) {
-            None => Ok(list),
-            Some(Terms::Factor(factor)) => list
-                .as_decimal()
-                .checked_mul(*factor)
-                .map(|amount| Usd::signed(amount).to_stored_scale())
-                .ok_or(PricingError::Overflow),
-            Some(Terms::Rates(card)) => cost::cost_with(entry, query, Some(card)),
-        };
-        match contracted {
-            Ok(usd) => Some(Cost::Catalog {
-                usd,
-                list_usd: list,
+        match cost::price_lines(entry, query, contract.map(|contract| &contract.terms)) {
+            Ok(priced) => Some(Cost::Catalog {
+                usd: priced.contracted,
+                list_usd: priced.list,
                 price_id: entry.price_id.clone(),
                 contract_id: contract.map(|contract| contract.contract_id.clone()),
+                lines: priced.lines,
+                cache_savings: priced.cache_savings,
+                cache_hit_savings: priced.cache_hit_savings,
             }),
             Err(error) => {
-                tracing::debug!(%error, model = query.model, "contract cannot price call");
+                tracing::debug!(%error, model = query.model, "catalog entry cannot price call");
                 None
             }
         }
