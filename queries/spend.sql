@@ -1,6 +1,8 @@
--- spend: requests, errors, tokens by kind, computed and gateway-reported cost, per group and
--- time bucket. Dimensions are always selected; a dimension not grouped by is NULL (its CASE is
--- constant), so one static statement serves every `group_by` and nothing is spliced into SQL.
+-- spend: requests, errors, tokens by kind, computed (contracted and list) and gateway-reported
+-- cost and what caching saved, per group and time bucket, from the events. Dimensions are always
+-- selected; a dimension not grouped by is NULL (its CASE is constant), so one static statement
+-- serves every `group_by` and nothing is spliced into SQL. `spend_rollup.sql` is the same over
+-- the hourly rollup, used when no user, API key or tag is involved and every bound is on an hour.
 --
 -- Parameters:
 --   $from, $to                 TIMESTAMP    half-open range [from, to), UTC
@@ -14,13 +16,15 @@
 --   $f_tag1_key … $f_tag3_key  VARCHAR      tag key to filter on, or NULL
 --   $f_tag1_values …           VARCHAR[]    allowed values of that tag
 --
--- Result columns: bucket_start, team, project, user, api_key, provider, model (the model_key),
---   model_requested, route, source, status, tag1, tag2, tag3, requests, errors, input_tokens,
---   output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
---   list_cost_usd, reported_cost_usd, unpriced_requests.
+-- Result columns: bucket_start, team, project, user, api_key, provider, model (the
+--   model_key), model_requested, route, source, status, tag1, tag2, tag3, requests, errors, input_tokens, output_tokens,
+--   cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_usd,
+--   list_cost_usd, reported_cost_usd, unpriced_requests, cache_hits, cache_savings_usd,
+--   cache_hit_savings_usd.
 --   `requests` sums request_count (aggregated rows count for many calls); `cost_usd` sums the
 --   priced rows only (after contracts; `list_cost_usd` at list price), and `unpriced_requests`
---   says how many calls it leaves out.
+--   says how many calls it leaves out. The `model-mix` and `cache-savings` reports are shaped
+--   from these same rows.
 WITH buckets AS (
     SELECT unnest($bucket_starts::TIMESTAMP[]) AS bucket_start
 ),
@@ -64,11 +68,15 @@ SELECT
     sum(e.output_tokens)::BIGINT AS output_tokens,
     sum(e.cached_input_tokens)::BIGINT AS cached_input_tokens,
     sum(e.cache_write_tokens)::BIGINT AS cache_write_tokens,
+    sum(e.cache_write_1h_tokens)::BIGINT AS cache_write_1h_tokens,
     sum(e.reasoning_tokens)::BIGINT AS reasoning_tokens,
     sum(e.cost_usd)::DECIMAL(38, 12) AS cost_usd,
     sum(e.list_cost_usd)::DECIMAL(38, 12) AS list_cost_usd,
     sum(e.reported_cost_usd)::DECIMAL(38, 12) AS reported_cost_usd,
-    sum(CASE WHEN e.cost_source = 'unpriced' THEN e.request_count ELSE 0 END)::BIGINT AS unpriced_requests
+    sum(CASE WHEN e.cost_source = 'unpriced' THEN e.request_count ELSE 0 END)::BIGINT AS unpriced_requests,
+    sum(CASE WHEN e.cache_hit THEN e.request_count ELSE 0 END)::BIGINT AS cache_hits,
+    sum(e.cache_savings_usd)::DECIMAL(38, 12) AS cache_savings_usd,
+    sum(e.cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd
 FROM events e
 ASOF JOIN buckets b ON e.ts >= b.bucket_start
 GROUP BY ALL

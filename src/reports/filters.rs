@@ -1,10 +1,71 @@
 //! Binds the group-by and filter parameters shared by report SQL files (`$g_<dimension>`,
-//! `$f_<dimension>`, `$g_tag1..3`, `$f_tag1..3_key/_values`). Values are bound, never spliced.
+//! `$f_<dimension>`, `$g_tag1..3`, `$f_tag1..3_key/_values`), and chooses the table a report
+//! reads ([`Grain`]): the hourly rollup whenever it can answer, the events otherwise. Values are
+//! bound, never spliced.
 
 use duckdb::types::Value;
 
+use chrono::{DateTime, Timelike, Utc};
+
 use super::ReportError;
-use super::params::{CommonParams, Dimension, MAX_TAG_FILTERS, MAX_TAG_GROUPS};
+use super::buckets::Bucket;
+use super::params::{CommonParams, Dimension, GrainChoice, MAX_TAG_FILTERS, MAX_TAG_GROUPS};
+
+/// The table a report reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    /// `usage_events`: every dimension, tags, any bound.
+    Events,
+    /// `rollup_hourly`: no user, API key or tags; bounds and buckets on whole UTC hours.
+    Hourly,
+}
+
+impl Grain {
+    pub fn name(self) -> &'static str {
+        match self {
+            Grain::Events => "events",
+            Grain::Hourly => "hourly",
+        }
+    }
+
+    fn keeps(self, dimension: &Dimension) -> bool {
+        match self {
+            Grain::Events => true,
+            Grain::Hourly => !matches!(dimension, Dimension::User | Dimension::ApiKey | Dimension::Tag(_)),
+        }
+    }
+}
+
+fn on_the_hour(instant: DateTime<Utc>) -> bool {
+    instant.minute() == 0 && instant.second() == 0 && instant.nanosecond() == 0
+}
+
+/// Chooses the hourly rollup when it can answer exactly (no user, API key or tag dimension;
+/// `from`, `to` and every bucket start on a whole UTC hour), the events otherwise; `grain=`
+/// forces one.
+///
+/// # Errors
+/// [`ReportError::InvalidParameter`] when `grain=hourly` is forced but the rollup cannot answer.
+pub fn choose_grain(params: &CommonParams, buckets: &[Bucket]) -> Result<Grain, ReportError> {
+    let dimensions_fit = params
+        .group_by
+        .iter()
+        .chain(params.filters.iter().map(|filter| &filter.dimension))
+        .all(|dimension| Grain::Hourly.keeps(dimension));
+    let bounds_fit = on_the_hour(params.from)
+        && on_the_hour(params.to)
+        && buckets.iter().all(|bucket| on_the_hour(bucket.start));
+    let hourly_fits = dimensions_fit && bounds_fit;
+    match params.grain {
+        GrainChoice::Auto => Ok(if hourly_fits { Grain::Hourly } else { Grain::Events }),
+        GrainChoice::Events => Ok(Grain::Events),
+        GrainChoice::Hourly if hourly_fits => Ok(Grain::Hourly),
+        GrainChoice::Hourly => Err(ReportError::invalid(
+            "grain",
+            "the hourly rollup has no user, API key or tags, and needs bounds and buckets on whole UTC hours",
+        )),
+    }
+}
 
 /// Named parameters of one statement.
 #[derive(Debug, Default)]
@@ -51,19 +112,26 @@ fn param_name(dimension: &Dimension) -> &'static str {
 ///
 /// # Errors
 /// [`ReportError::InvalidParameter`] for a `status` filter value that is not a number.
-pub fn bind_dimensions(params: &CommonParams, bindings: &mut Bindings) -> Result<Vec<String>, ReportError> {
-    bind_filters(params, bindings)?;
-    Ok(bind_groups(params, bindings))
+pub fn bind_dimensions(
+    params: &CommonParams,
+    bindings: &mut Bindings,
+    grain: Grain,
+) -> Result<Vec<String>, ReportError> {
+    bind_filters(params, bindings, grain)?;
+    Ok(bind_groups(params, bindings, grain))
 }
 
 /// Binds `$g_<dimension>` and `$g_tag1..3`; returns the tag keys grouped by.
-pub fn bind_groups(params: &CommonParams, bindings: &mut Bindings) -> Vec<String> {
-    for dimension in Dimension::FIXED {
-        let name = param_name(&dimension);
+pub fn bind_groups(params: &CommonParams, bindings: &mut Bindings, grain: Grain) -> Vec<String> {
+    for dimension in Dimension::FIXED.iter().filter(|dimension| grain.keeps(dimension)) {
+        let name = param_name(dimension);
         bindings.set(
             &format!("g_{name}"),
-            Value::Boolean(params.group_by.contains(&dimension)),
+            Value::Boolean(params.group_by.contains(dimension)),
         );
+    }
+    if grain != Grain::Events {
+        return Vec::new();
     }
     let tag_groups: Vec<String> = params
         .group_by
@@ -86,10 +154,10 @@ pub fn bind_groups(params: &CommonParams, bindings: &mut Bindings) -> Vec<String
 ///
 /// # Errors
 /// [`ReportError::InvalidParameter`] for a `status` filter value that is not a number.
-pub fn bind_filters(params: &CommonParams, bindings: &mut Bindings) -> Result<(), ReportError> {
-    for dimension in Dimension::FIXED {
-        let name = param_name(&dimension);
-        let filter = match (params.filter_values(&dimension), &dimension) {
+pub fn bind_filters(params: &CommonParams, bindings: &mut Bindings, grain: Grain) -> Result<(), ReportError> {
+    for dimension in Dimension::FIXED.iter().filter(|dimension| grain.keeps(dimension)) {
+        let name = param_name(dimension);
+        let filter = match (params.filter_values(dimension), dimension) {
             (None, _) => Value::Null,
             (Some(values), Dimension::Status) => {
                 let mut codes = Vec::with_capacity(values.len());
@@ -104,6 +172,9 @@ pub fn bind_filters(params: &CommonParams, bindings: &mut Bindings) -> Result<()
             (Some(values), _) => text_list(values),
         };
         bindings.set(&format!("f_{name}"), filter);
+    }
+    if grain != Grain::Events {
+        return Ok(());
     }
     let tag_filters: Vec<(&String, &Vec<String>)> = params
         .filters

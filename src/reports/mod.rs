@@ -65,6 +65,8 @@ pub struct Report {
     pub totals: Map<String, Json>,
     /// Further sections of the JSON document (e.g. reconciliation's `disagreements`).
     pub extra: Map<String, Json>,
+    /// The table the rows came from, when the report chooses.
+    pub grain: Option<filters::Grain>,
 }
 
 impl Report {
@@ -80,7 +82,14 @@ impl Report {
             rows,
             totals,
             extra: Map::new(),
+            grain: None,
         }
+    }
+
+    /// Notes which table the rows came from.
+    pub(crate) fn with_grain(mut self, grain: filters::Grain) -> Report {
+        self.grain = Some(grain);
+        self
     }
 
     /// The report as the API returns it: JSON document, or CSV / Parquet rows.
@@ -134,6 +143,9 @@ impl Report {
             "group_by".to_owned(),
             Json::Array(params.group_by.iter().map(|d| Json::String(d.label())).collect()),
         );
+        if let Some(grain) = self.grain {
+            document.insert("grain".to_owned(), Json::String(grain.name().to_owned()));
+        }
         document.insert("rows".to_owned(), Json::Array(output::rows_json(&self.rows)?));
         document.insert("totals".to_owned(), Json::Object(self.totals.clone()));
         for (key, value) in &self.extra {

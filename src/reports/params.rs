@@ -132,6 +132,15 @@ impl OutputFormat {
     }
 }
 
+/// Which table a report may read (`grain=`): the planner's choice, or forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GrainChoice {
+    #[default]
+    Auto,
+    Events,
+    Hourly,
+}
+
 /// Row order of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -156,6 +165,7 @@ pub struct CommonParams {
     pub limit: Option<usize>,
     pub order: Order,
     pub format: OutputFormat,
+    pub grain: GrainChoice,
 }
 
 /// Tag dimensions a report can group by at once.
@@ -185,6 +195,7 @@ impl CommonParams {
         let mut limit = None;
         let mut order = Order::default();
         let mut format = OutputFormat::default();
+        let mut grain = GrainChoice::default();
 
         for (name, value) in pairs {
             match name.as_str() {
@@ -239,6 +250,19 @@ impl CommonParams {
                 "format" => {
                     format = OutputFormat::parse(value)
                         .ok_or_else(|| ReportError::invalid("format", "expected json, csv or parquet"))?;
+                }
+                "grain" => {
+                    grain = match value.as_str() {
+                        "auto" => GrainChoice::Auto,
+                        "events" => GrainChoice::Events,
+                        "hourly" => GrainChoice::Hourly,
+                        other => {
+                            return Err(ReportError::invalid(
+                                "grain",
+                                format!("expected auto, events or hourly, got `{other}`"),
+                            ));
+                        }
+                    }
                 }
                 other if extra.contains(&other) => {}
                 other => {
@@ -306,6 +330,7 @@ impl CommonParams {
             limit,
             order,
             format,
+            grain,
         })
     }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::buckets::buckets;
-use super::filters::{Bindings, bind_filters};
+use super::filters::{Bindings, Grain, bind_filters};
 use super::output::{label_buckets, query_frame, rows_json, totals};
 use super::params::{CommonParams, TimeBucket};
 use super::{Report, ReportError, require_fixed_groups};
@@ -120,7 +120,7 @@ pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Re
                 .collect(),
         ),
     );
-    bind_filters(&params, &mut bindings)?;
+    bind_filters(&params, &mut bindings, Grain::Events)?;
     let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
     let mut frame = query_frame(&mut statement, &bindings, &empty_schema())?;
     label_buckets(&mut frame, &buckets)?;
@@ -138,7 +138,7 @@ pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Re
         "limit",
         Value::BigInt(records.unwrap_or(DEFAULT_RECORDS).clamp(0, 1000)),
     );
-    bind_filters(&params, &mut detail)?;
+    bind_filters(&params, &mut detail, Grain::Events)?;
     let mut statement = conn.prepare_cached(RECORDS_SQL).map_err(ReportError::Query)?;
     let calls = query_frame(&mut statement, &detail, &records_schema())?;
     let mut report = Report::new("reconciliation", &params, frame.head(params.limit), totals);

@@ -4,18 +4,20 @@
 
 use duckdb::Connection;
 use duckdb::types::Value;
-use polars::prelude::DataType;
+use polars::prelude::{DataFrame, DataType};
 use serde::Serialize;
 
 use super::Report;
 use super::ReportError;
+use super::buckets::Bucket;
 use super::buckets::buckets;
-use super::filters::{Bindings, bind_dimensions};
+use super::filters::{Bindings, Grain, bind_dimensions, choose_grain};
 use super::output::{query_frame, shape_grouped, totals};
 use super::params::CommonParams;
 use crate::store::reader::timestamp_value;
 
 pub const SQL: &str = include_str!("../../queries/spend.sql");
+pub const ROLLUP_SQL: &str = include_str!("../../queries/spend_rollup.sql");
 
 /// The metric columns of a spend row, in output order.
 pub const METRICS: &[&str] = &[
@@ -30,6 +32,25 @@ pub const METRICS: &[&str] = &[
     "list_cost_usd",
     "reported_cost_usd",
     "unpriced_requests",
+];
+
+/// Every metric column `spend.sql` returns.
+pub const SQL_METRICS: &[&str] = &[
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "list_cost_usd",
+    "reported_cost_usd",
+    "unpriced_requests",
+    "cache_hits",
+    "cache_savings_usd",
+    "cache_hit_savings_usd",
 ];
 
 /// One row of the spend report (documentation of the JSON shape; dimension columns appear only
@@ -91,7 +112,7 @@ fn empty_schema() -> Vec<(&'static str, DataType)> {
     for name in ["tag1", "tag2", "tag3"] {
         schema.push((name, DataType::String));
     }
-    for name in METRICS {
+    for name in SQL_METRICS {
         let dtype = if name.ends_with("_usd") {
             DataType::Decimal(Some(38), Some(12))
         } else {
@@ -102,12 +123,22 @@ fn empty_schema() -> Vec<(&'static str, DataType)> {
     schema
 }
 
-/// Runs the spend report.
+/// The grouped usage rows of `params`: from the hourly rollup when it can answer, from the
+/// events otherwise. `spend`, `model-mix` and `cache-savings` are shaped from these rows.
+pub struct Usage {
+    pub frame: DataFrame,
+    pub buckets: Vec<Bucket>,
+    pub tag_keys: Vec<String>,
+    pub grain: Grain,
+}
+
+/// Runs `spend.sql` or `spend_rollup.sql` for `params`.
 ///
 /// # Errors
 /// Invalid parameters, or a failing query.
-pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportError> {
+pub fn usage(conn: &Connection, params: &CommonParams) -> Result<Usage, ReportError> {
     let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
+    let grain = choose_grain(params, &buckets)?;
     let mut bindings = Bindings::default();
     bindings.set("from", timestamp_value(params.from));
     bindings.set("to", timestamp_value(params.to));
@@ -120,11 +151,29 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
                 .collect(),
         ),
     );
-    let tag_keys = bind_dimensions(params, &mut bindings)?;
-    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
+    let tag_keys = bind_dimensions(params, &mut bindings, grain)?;
+    let sql = match grain {
+        Grain::Events => SQL,
+        Grain::Hourly => ROLLUP_SQL,
+    };
+    let mut statement = conn.prepare_cached(sql).map_err(ReportError::Query)?;
     let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
-    let shaped = shape_grouped(frame, params, &buckets, &tag_keys, METRICS)?;
+    Ok(Usage {
+        frame,
+        buckets,
+        tag_keys,
+        grain,
+    })
+}
+
+/// Runs the spend report.
+///
+/// # Errors
+/// Invalid parameters, or a failing query.
+pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportError> {
+    let usage = usage(conn, params)?;
+    let shaped = shape_grouped(usage.frame, params, &usage.buckets, &usage.tag_keys, METRICS)?;
     let totals = totals(&shaped, METRICS)?;
     let limited = shaped.head(params.limit);
-    Ok(Report::new("spend", params, limited, totals))
+    Ok(Report::new("spend", params, limited, totals).with_grain(usage.grain))
 }

@@ -5,7 +5,7 @@ use duckdb::Connection;
 use polars::prelude::{DataType, TimeUnit};
 use serde::Serialize;
 
-use super::filters::{Bindings, bind_filters};
+use super::filters::{Bindings, Grain, bind_filters};
 use super::output::{query_frame, totals};
 use super::params::CommonParams;
 use super::{Report, ReportError, require_fixed_groups};
@@ -66,7 +66,7 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
     let mut bindings = Bindings::default();
     bindings.set("from", timestamp_value(params.from));
     bindings.set("to", timestamp_value(params.to));
-    bind_filters(params, &mut bindings)?;
+    bind_filters(params, &mut bindings, Grain::Events)?;
     let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
     let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
     let totals = totals(&frame, METRICS)?;

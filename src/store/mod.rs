@@ -9,6 +9,7 @@
 //! only after its transaction committed; DuckDB calls never run on an async worker.
 
 pub mod export;
+pub mod focus;
 pub mod reader;
 pub mod reprice;
 pub mod rows;

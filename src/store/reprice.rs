@@ -5,6 +5,9 @@
 //! second time.
 
 use chrono::{DateTime, Duration, Utc};
+
+use super::focus::{ChargeClass, LineLedger, LineOwner};
+use super::writer::apply_staged;
 use duckdb::types::Value;
 use duckdb::{Connection, Transaction};
 use rust_decimal::Decimal;
@@ -65,6 +68,43 @@ struct Stored {
     cost_source: String,
     price_id: Option<String>,
     contract_id: Option<String>,
+    source: String,
+    project: Option<String>,
+    cache_savings: Option<Decimal>,
+    cache_hit_savings: Option<Decimal>,
+}
+
+impl Stored {
+    /// The event's stored price, as a [`Cost`] (without lines: they were not stored).
+    fn old_cost(&self) -> Cost {
+        let usd = |amount: Option<Decimal>| Usd::signed(amount.unwrap_or_default());
+        match self.cost_source.as_str() {
+            "catalog" => Cost::Catalog {
+                usd: usd(self.cost),
+                list_usd: usd(self.list_cost),
+                price_id: self.price_id.clone().unwrap_or_default(),
+                contract_id: self.contract_id.clone(),
+                lines: Vec::new(),
+                cache_savings: usd(self.cache_savings),
+                cache_hit_savings: usd(self.cache_hit_savings),
+            },
+            "reported" => Cost::Reported { usd: usd(self.cost) },
+            _ => Cost::Unpriced,
+        }
+    }
+
+    fn owner(&self, model_key: &str) -> LineOwner {
+        LineOwner {
+            ts: self.ts,
+            source: self.source.clone(),
+            team: self.team.clone(),
+            project: self.project.clone(),
+            provider: self.provider.as_str().to_owned(),
+            model_key: model_key.to_owned(),
+            service_tier: self.service_tier.as_str().to_owned(),
+            request_count: self.request_count,
+        }
+    }
 }
 
 fn count(value: i64) -> u64 {
@@ -120,6 +160,10 @@ fn read_chunk(
                         cost_source: row.get("cost_source")?,
                         price_id: row.get("price_id")?,
                         contract_id: row.get("contract_id")?,
+                        source: row.get("source")?,
+                        project: row.get("project")?,
+                        cache_savings: row.get("cache_savings_usd")?,
+                        cache_hit_savings: row.get("cache_hit_savings_usd")?,
                     },
                 ))
             },
@@ -158,11 +202,14 @@ pub fn reprice(
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS reprice_updates (
              rid BIGINT, model_key VARCHAR, cost_usd DECIMAL(38,12), list_cost_usd DECIMAL(38,12),
-             cost_source VARCHAR, price_id VARCHAR, contract_id VARCHAR);
+             cost_source VARCHAR, price_id VARCHAR, contract_id VARCHAR,
+             cache_savings_usd DECIMAL(38,12), cache_hit_savings_usd DECIMAL(38,12));
          DELETE FROM reprice_updates;",
     )
     .map_err(StoreError::db("preparing re-price updates"))?;
     let mut outcome = RepriceOutcome::default();
+    let mut lines = LineLedger::default();
+    let billing_month = LineLedger::billing_month(Utc::now());
     let (mut cost_delta, mut list_delta) = (Decimal::ZERO, Decimal::ZERO);
     let mut chunk_start = scope.from;
     while chunk_start < scope.to {
@@ -190,11 +237,26 @@ pub fn reprice(
                 && same(event.list_cost, new.cost.list_usd())
                 && new.cost.source().as_str() == event.cost_source
                 && new.cost.price_id() == event.price_id.as_deref()
-                && new.cost.contract_id() == event.contract_id.as_deref();
+                && new.cost.contract_id() == event.contract_id.as_deref()
+                && same(event.cache_savings, new.cost.cache_savings())
+                && same(event.cache_hit_savings, new.cost.cache_hit_savings());
             if unchanged {
                 continue;
             }
             outcome.changed += 1;
+            lines.reverse_call(
+                &event.owner(&event.model_key),
+                &event.old_cost(),
+                event.cost,
+                event.list_cost,
+                billing_month,
+            );
+            lines.add_call(
+                &event.owner(&new.model_key),
+                &new.cost,
+                ChargeClass::Correction,
+                billing_month,
+            );
             let was_unpriced = event.cost_source == "unpriced";
             let is_unpriced = matches!(new.cost, Cost::Unpriced);
             outcome.newly_priced += u64::from(was_unpriced && !is_unpriced);
@@ -223,6 +285,8 @@ pub fn reprice(
                     new.cost.source().as_str(),
                     text(new.cost.price_id()),
                     text(new.cost.contract_id()),
+                    money(new.cost.cache_savings()),
+                    money(new.cost.cache_hit_savings()),
                 ])
                 .map_err(StoreError::db("staging a re-priced event"))?;
         }
@@ -231,15 +295,23 @@ pub fn reprice(
             .map_err(StoreError::db("flushing re-priced events"))?;
         chunk_start = chunk_end;
     }
+    // The rollups move each changed event from its old row to its new one: stage the old
+    // version with sign −1, update, stage the new version with sign +1.
     tx.execute_batch(
-        "UPDATE usage_events SET
+        "INSERT INTO staged_events
+             SELECT e.*, -1 FROM usage_events e WHERE e.rowid IN (SELECT rid FROM reprice_updates);
+         UPDATE usage_events SET
              model_key = u.model_key, cost_usd = u.cost_usd, list_cost_usd = u.list_cost_usd,
-             cost_source = u.cost_source, price_id = u.price_id, contract_id = u.contract_id
+             cost_source = u.cost_source, price_id = u.price_id, contract_id = u.contract_id,
+             cache_savings_usd = u.cache_savings_usd, cache_hit_savings_usd = u.cache_hit_savings_usd
          FROM reprice_updates u
          WHERE usage_events.rowid = u.rid;
+         INSERT INTO staged_events
+             SELECT e.*, 1 FROM usage_events e WHERE e.rowid IN (SELECT rid FROM reprice_updates);
          DELETE FROM reprice_updates;",
     )
     .map_err(StoreError::db("writing re-priced events"))?;
+    apply_staged(tx, &lines)?;
     outcome.cost_delta_usd = Usd::signed(cost_delta).to_fixed_string();
     outcome.list_cost_delta_usd = Usd::signed(list_delta).to_fixed_string();
     Ok(outcome)

@@ -39,6 +39,26 @@ fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// The same batch with a constant `sign` column appended (the staging table of the rollups).
+///
+/// # Errors
+/// [`StoreError::Rows`] when Arrow refuses the column (a defect).
+pub fn with_sign(batch: &RecordBatch, sign: i32) -> Result<RecordBatch, StoreError> {
+    let signs: ArrayRef = Arc::new(duckdb::arrow::array::Int32Array::from(vec![
+        sign;
+        batch.num_rows()
+    ]));
+    let mut columns: Vec<(String, ArrayRef)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| (field.name().clone(), column.clone()))
+        .collect();
+    columns.push(("sign".to_owned(), signs));
+    RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
+}
+
 /// Builds the record batch of `records`, all ingested at `ingested_at`.
 ///
 /// # Errors
@@ -64,6 +84,8 @@ pub fn to_record_batch(
     let money = || Decimal128Builder::with_capacity(n).with_precision_and_scale(38, USD_SCALE as i8);
     let mut cost = money().map_err(|error| StoreError::Rows(error.to_string()))?;
     let mut list_cost = money().map_err(|error| StoreError::Rows(error.to_string()))?;
+    let mut cache_savings = money().map_err(|error| StoreError::Rows(error.to_string()))?;
+    let mut cache_hit_savings = money().map_err(|error| StoreError::Rows(error.to_string()))?;
     let mut reported = money().map_err(|error| StoreError::Rows(error.to_string()))?;
     let mut attempts = Int32Builder::with_capacity(n);
     let (mut latency, mut ttft) = (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
@@ -115,6 +137,8 @@ pub fn to_record_batch(
         error_type.append_option(record.error_type.map(|kind| kind.as_str()));
         cache_hit.append_value(record.cache_hit);
         ingested.append_value(ingested_micros);
+        cache_savings.append_option(priced.cost.cache_savings().map(decimal_units));
+        cache_hit_savings.append_option(priced.cost.cache_hit_savings().map(decimal_units));
     }
 
     let columns: Vec<(&str, ArrayRef)> = vec![
@@ -154,6 +178,9 @@ pub fn to_record_batch(
         ("error_type", Arc::new(error_type.finish())),
         ("cache_hit", Arc::new(cache_hit.finish())),
         ("ingested_at", Arc::new(ingested.finish())),
+        // Added by migration 0002, hence after `ingested_at`.
+        ("cache_savings_usd", Arc::new(cache_savings.finish())),
+        ("cache_hit_savings_usd", Arc::new(cache_hit_savings.finish())),
     ];
     RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
 }

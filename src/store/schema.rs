@@ -6,7 +6,10 @@ use duckdb::Connection;
 use super::StoreError;
 
 /// Every migration, in order. Never edit a released one: add the next number.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "rollups", include_str!("migrations/0002_rollups.sql")),
+];
 
 /// Brings the database up to the latest schema.
 ///

@@ -19,7 +19,8 @@ use duckdb::types::Value;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
-use super::rows::{event_key, to_record_batch};
+use super::focus::{ChargeClass, FOCUS_UPSERT_SQL, LineLedger, LineOwner};
+use super::rows::{event_key, to_record_batch, with_sign};
 use super::{Store, StoreError};
 use std::sync::Arc;
 
@@ -195,6 +196,10 @@ impl Writer {
 }
 
 fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: WriterOptions) {
+    if let Err(error) = create_staging(&conn) {
+        // Without staging tables no batch can commit; every request will report the failure.
+        error!(error = %error_chain(&error), "creating the writer's staging tables failed");
+    }
     let mut held: Option<Request> = None;
     loop {
         let request = match held.take() {
@@ -300,6 +305,44 @@ fn commit_ingest_group(conn: &mut Connection, group: Vec<(Vec<PricedRecord>, Rep
     }
 }
 
+pub const ROLLUP_UPSERT_SQL: &str = include_str!("../../queries/rollup_upsert.sql");
+
+/// Creates the writer's temp staging tables (per connection, empty between transactions):
+/// `staged_events` (the columns of `usage_events` and a `sign`) feeds the rollups,
+/// `staged_focus_lines` the FOCUS ledger.
+///
+/// # Errors
+/// Database failures.
+pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS staged_events AS SELECT *, 1::INTEGER AS sign FROM usage_events LIMIT 0;
+         CREATE TEMP TABLE IF NOT EXISTS staged_focus_lines AS SELECT * FROM focus_lines LIMIT 0;",
+    )
+    .map_err(StoreError::db("creating staging tables"))
+}
+
+/// Adds staged events to the hourly rollups and staged lines to the FOCUS ledger, then empties
+/// the staging tables. Runs inside the caller's transaction.
+pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
+    tx.execute_batch(ROLLUP_UPSERT_SQL)
+        .map_err(StoreError::db("updating the hourly rollups"))?;
+    if !lines.is_empty() {
+        let batch = lines.to_record_batch()?;
+        let mut appender = tx
+            .appender_to_catalog_and_db("staged_focus_lines", "temp", "main")
+            .map_err(StoreError::db("opening the FOCUS staging appender"))?;
+        appender
+            .append_record_batch(batch)
+            .map_err(StoreError::db("staging FOCUS lines"))?;
+        appender.flush().map_err(StoreError::db("flushing FOCUS lines"))?;
+        drop(appender);
+        tx.execute_batch(FOCUS_UPSERT_SQL)
+            .map_err(StoreError::db("updating the FOCUS ledger"))?;
+    }
+    tx.execute_batch("DELETE FROM staged_events; DELETE FROM staged_focus_lines;")
+        .map_err(StoreError::db("emptying the staging tables"))
+}
+
 /// Writes a group of ingest requests in one transaction.
 fn write_group(
     conn: &mut Connection,
@@ -351,13 +394,38 @@ fn write_group(
     }
     if !fresh.is_empty() {
         let batch = to_record_batch(&fresh, Utc::now())?;
-        let mut appender = tx
-            .appender("usage_events")
-            .map_err(StoreError::db("opening the appender"))?;
-        appender
-            .append_record_batch(batch)
-            .map_err(StoreError::db("appending events"))?;
-        appender.flush().map_err(StoreError::db("flushing events"))?;
+        let staged = with_sign(&batch, 1)?;
+        {
+            let mut appender = tx
+                .appender("usage_events")
+                .map_err(StoreError::db("opening the appender"))?;
+            appender
+                .append_record_batch(batch)
+                .map_err(StoreError::db("appending events"))?;
+            appender.flush().map_err(StoreError::db("flushing events"))?;
+        }
+        {
+            let mut appender = tx
+                .appender_to_catalog_and_db("staged_events", "temp", "main")
+                .map_err(StoreError::db("opening the rollup staging appender"))?;
+            appender
+                .append_record_batch(staged)
+                .map_err(StoreError::db("staging events for the rollups"))?;
+            appender
+                .flush()
+                .map_err(StoreError::db("flushing staged events"))?;
+        }
+        let mut lines = LineLedger::default();
+        for priced in &fresh {
+            let owner = LineOwner::of(priced);
+            lines.add_call(
+                &owner,
+                &priced.cost,
+                ChargeClass::Usage,
+                LineLedger::billing_month(owner.ts),
+            );
+        }
+        apply_staged(&tx, &lines)?;
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
     Ok(outcomes)

@@ -6,6 +6,11 @@ fn every_query_prepares_against_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     let store =
         llm_ledger::store::Store::open(dir.path(), &llm_ledger::store::StoreOptions::default()).unwrap();
+    // The writer's SQL reads its temp staging tables.
+    store
+        .readers
+        .with_conn(llm_ledger::store::writer::create_staging)
+        .unwrap();
     let queries = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
     let mut checked = 0;
     for entry in std::fs::read_dir(queries).unwrap() {

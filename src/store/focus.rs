@@ -1,0 +1,376 @@
+//! The FOCUS line ledger: priced lines summed per UTC day × attribution × price × meter × unit
+//! price, written by the writer next to the events. Usage lines are written at ingest; a
+//! re-price adds correction lines (reversing the old amounts, adding the new lines) and never
+//! edits what was billed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc};
+use duckdb::arrow::array::{
+    ArrayRef, Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use duckdb::arrow::record_batch::RecordBatch;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+use crate::model::Usd;
+use crate::pricing::cost::{CostLine, Meter};
+use crate::pricing::{Cost, PricedRecord};
+
+/// Scale of unit prices and line costs in `focus_lines` (DECIMAL(38,18)).
+const LINE_SCALE: u32 = 18;
+
+pub const FOCUS_UPSERT_SQL: &str = include_str!("../../queries/focus_upsert.sql");
+
+/// Whether a line is usage as billed, or a correction after a re-price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChargeClass {
+    Usage,
+    Correction,
+}
+
+impl ChargeClass {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChargeClass::Usage => "",
+            ChargeClass::Correction => "Correction",
+        }
+    }
+}
+
+/// The attribution of a call, as its lines carry it.
+#[derive(Debug, Clone)]
+pub struct LineOwner {
+    pub ts: DateTime<Utc>,
+    pub source: String,
+    pub team: String,
+    pub project: Option<String>,
+    pub provider: String,
+    pub model_key: String,
+    pub service_tier: String,
+    pub request_count: u64,
+}
+
+impl LineOwner {
+    pub fn of(priced: &PricedRecord) -> LineOwner {
+        let record = &priced.record;
+        LineOwner {
+            ts: record.ts,
+            source: record.source.as_str().to_owned(),
+            team: record.team.clone(),
+            project: record.project.clone(),
+            provider: record.provider.as_str().to_owned(),
+            model_key: priced.model_key.clone(),
+            service_tier: record.service_tier.as_str().to_owned(),
+            request_count: record.request_count,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LineKey {
+    charge_day: DateTime<Utc>,
+    billing_month: DateTime<Utc>,
+    class: ChargeClass,
+    source: String,
+    team: String,
+    project: Option<String>,
+    provider: String,
+    model_key: String,
+    price_id: Option<String>,
+    contract_id: Option<String>,
+    meter: &'static str,
+    service_tier: String,
+    above_input_tokens: u64,
+    list_unit_price: Option<Decimal>,
+    contracted_unit_price: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct LineSums {
+    quantity: i64,
+    requests: i64,
+    list_cost: Decimal,
+    contracted_cost: Decimal,
+    unpriced_requests: i64,
+}
+
+fn day_of(ts: DateTime<Utc>) -> DateTime<Utc> {
+    ts.date_naive().and_time(NaiveTime::MIN).and_utc()
+}
+
+fn month_of(ts: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(ts.year(), ts.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(ts)
+}
+
+fn signed(value: u64, sign: i64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX).saturating_mul(sign)
+}
+
+/// Priced lines being summed for one transaction.
+#[derive(Debug, Default)]
+pub struct LineLedger {
+    lines: HashMap<LineKey, LineSums>,
+}
+
+impl LineLedger {
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn add(&mut self, key: LineKey, sums: LineSums) {
+        let entry = self.lines.entry(key).or_default();
+        entry.quantity = entry.quantity.saturating_add(sums.quantity);
+        entry.requests = entry.requests.saturating_add(sums.requests);
+        entry.list_cost += sums.list_cost;
+        entry.contracted_cost += sums.contracted_cost;
+        entry.unpriced_requests = entry.unpriced_requests.saturating_add(sums.unpriced_requests);
+    }
+
+    fn key(
+        owner: &LineOwner,
+        class: ChargeClass,
+        billing_month: DateTime<Utc>,
+        cost: &Cost,
+        meter: &'static str,
+    ) -> LineKey {
+        LineKey {
+            charge_day: day_of(owner.ts),
+            billing_month,
+            class,
+            source: owner.source.clone(),
+            team: owner.team.clone(),
+            project: owner.project.clone(),
+            provider: owner.provider.clone(),
+            model_key: owner.model_key.clone(),
+            price_id: cost.price_id().map(str::to_owned),
+            contract_id: cost.contract_id().map(str::to_owned),
+            meter,
+            service_tier: owner.service_tier.clone(),
+            above_input_tokens: 0,
+            list_unit_price: None,
+            contracted_unit_price: None,
+        }
+    }
+
+    /// Adds a call's lines as billed at ingest (`ChargeClass::Usage`, billed in the month of the
+    /// call) or, at a re-price, its new lines as a correction billed in `billing_month`.
+    pub fn add_call(
+        &mut self,
+        owner: &LineOwner,
+        cost: &Cost,
+        class: ChargeClass,
+        billing_month: DateTime<Utc>,
+    ) {
+        let requests = if class == ChargeClass::Usage {
+            signed(owner.request_count, 1)
+        } else {
+            0
+        };
+        let lines: &[CostLine] = cost.lines();
+        if lines.is_empty() {
+            // Reported, unpriced or a response-cache hit: one amount-only line per call.
+            let amount = cost.usd().map_or(Decimal::ZERO, Usd::as_decimal);
+            let list = cost.list_usd().map_or(Decimal::ZERO, Usd::as_decimal);
+            let unpriced = if matches!(cost, Cost::Unpriced) {
+                signed(owner.request_count, 1)
+            } else {
+                0
+            };
+            let key = LineLedger::key(owner, class, billing_month, cost, Meter::Requests.as_str());
+            self.add(
+                key,
+                LineSums {
+                    quantity: signed(owner.request_count, 1),
+                    requests,
+                    list_cost: list,
+                    contracted_cost: amount,
+                    unpriced_requests: unpriced,
+                },
+            );
+            return;
+        }
+        for (idx, line) in lines.iter().enumerate() {
+            let mut key = LineLedger::key(owner, class, billing_month, cost, line.meter.as_str());
+            key.above_input_tokens = line.above_input_tokens;
+            key.list_unit_price = Some(line.list_unit_price.normalize());
+            key.contracted_unit_price = Some(line.contracted_unit_price.normalize());
+            self.add(
+                key,
+                LineSums {
+                    quantity: signed(line.quantity, 1),
+                    requests: if idx == 0 { requests } else { 0 },
+                    list_cost: line.list_cost().unwrap_or_default(),
+                    contracted_cost: line.contracted_cost().unwrap_or_default(),
+                    unpriced_requests: 0,
+                },
+            );
+        }
+    }
+
+    /// Adds the correction that reverses what a call was billed before a re-price: its old
+    /// amounts, negated, on one amount-only line.
+    pub fn reverse_call(
+        &mut self,
+        owner: &LineOwner,
+        old: &Cost,
+        old_cost: Option<Decimal>,
+        old_list_cost: Option<Decimal>,
+        billing_month: DateTime<Utc>,
+    ) {
+        let key = LineLedger::key(
+            owner,
+            ChargeClass::Correction,
+            billing_month,
+            old,
+            Meter::Requests.as_str(),
+        );
+        let unpriced = if matches!(old, Cost::Unpriced) {
+            signed(owner.request_count, -1)
+        } else {
+            0
+        };
+        self.add(
+            key,
+            LineSums {
+                quantity: 0,
+                requests: 0,
+                list_cost: -old_list_cost.unwrap_or_default(),
+                contracted_cost: -old_cost.unwrap_or_default(),
+                unpriced_requests: unpriced,
+            },
+        );
+    }
+
+    /// The month usage of `ts` is billed in.
+    pub fn billing_month(ts: DateTime<Utc>) -> DateTime<Utc> {
+        month_of(ts)
+    }
+
+    /// The lines as an Arrow batch in the column order of `focus_lines`.
+    ///
+    /// # Errors
+    /// [`StoreError::Rows`] when Arrow refuses the arrays (a defect).
+    pub fn to_record_batch(&self) -> Result<RecordBatch, StoreError> {
+        let n = self.lines.len();
+        let text = || StringBuilder::with_capacity(n, n * 16);
+        let rows_error = |error: duckdb::arrow::error::ArrowError| StoreError::Rows(error.to_string());
+        let decimal = || Decimal128Builder::with_capacity(n).with_precision_and_scale(38, LINE_SCALE as i8);
+        let mut line_key = Decimal128Builder::with_capacity(n)
+            .with_precision_and_scale(38, 0)
+            .map_err(rows_error)?;
+        let (mut charge_day, mut billing_month) = (
+            TimestampMicrosecondBuilder::with_capacity(n),
+            TimestampMicrosecondBuilder::with_capacity(n),
+        );
+        let (mut class, mut source, mut team, mut project, mut provider, mut model_key) =
+            (text(), text(), text(), text(), text(), text());
+        let (mut price_id, mut contract_id, mut meter, mut service_tier) = (text(), text(), text(), text());
+        let mut above = Int64Builder::with_capacity(n);
+        let mut list_unit = decimal().map_err(rows_error)?;
+        let mut contracted_unit = decimal().map_err(rows_error)?;
+        let (mut quantity, mut requests, mut unpriced) = (
+            Int64Builder::with_capacity(n),
+            Int64Builder::with_capacity(n),
+            Int64Builder::with_capacity(n),
+        );
+        let mut list_cost = decimal().map_err(rows_error)?;
+        let mut contracted_cost = decimal().map_err(rows_error)?;
+        let units = |value: Decimal| -> Result<i128, StoreError> {
+            let mut scaled = value;
+            scaled.rescale(LINE_SCALE);
+            if scaled.scale() != LINE_SCALE {
+                return Err(StoreError::Rows(format!(
+                    "amount `{value}` does not fit DECIMAL(38,18)"
+                )));
+            }
+            Ok(scaled.mantissa())
+        };
+        for (key, sums) in &self.lines {
+            line_key.append_value(line_key_of(key));
+            charge_day.append_value(key.charge_day.timestamp_micros());
+            billing_month.append_value(key.billing_month.timestamp_micros());
+            class.append_value(key.class.as_str());
+            source.append_value(&key.source);
+            team.append_value(&key.team);
+            project.append_option(key.project.as_deref());
+            provider.append_value(&key.provider);
+            model_key.append_value(&key.model_key);
+            price_id.append_option(key.price_id.as_deref());
+            contract_id.append_option(key.contract_id.as_deref());
+            meter.append_value(key.meter);
+            service_tier.append_value(&key.service_tier);
+            above.append_value(i64::try_from(key.above_input_tokens).unwrap_or(i64::MAX));
+            list_unit.append_option(key.list_unit_price.map(units).transpose()?);
+            contracted_unit.append_option(key.contracted_unit_price.map(units).transpose()?);
+            quantity.append_value(sums.quantity);
+            requests.append_value(sums.requests);
+            list_cost.append_value(units(sums.list_cost)?);
+            contracted_cost.append_value(units(sums.contracted_cost)?);
+            unpriced.append_value(sums.unpriced_requests);
+        }
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("line_key", Arc::new(line_key.finish())),
+            ("charge_day", Arc::new(charge_day.finish())),
+            ("billing_month", Arc::new(billing_month.finish())),
+            ("charge_class", Arc::new(class.finish())),
+            ("source", Arc::new(source.finish())),
+            ("team", Arc::new(team.finish())),
+            ("project", Arc::new(project.finish())),
+            ("provider", Arc::new(provider.finish())),
+            ("model_key", Arc::new(model_key.finish())),
+            ("price_id", Arc::new(price_id.finish())),
+            ("contract_id", Arc::new(contract_id.finish())),
+            ("meter", Arc::new(meter.finish())),
+            ("service_tier", Arc::new(service_tier.finish())),
+            ("above_input_tokens", Arc::new(above.finish())),
+            ("list_unit_price", Arc::new(list_unit.finish())),
+            ("contracted_unit_price", Arc::new(contracted_unit.finish())),
+            ("quantity", Arc::new(quantity.finish())),
+            ("requests", Arc::new(requests.finish())),
+            ("list_cost_usd", Arc::new(list_cost.finish())),
+            ("contracted_cost_usd", Arc::new(contracted_cost.finish())),
+            ("unpriced_requests", Arc::new(unpriced.finish())),
+        ];
+        RecordBatch::try_from_iter(columns).map_err(rows_error)
+    }
+}
+
+/// The key of a line: SHA-256 over every key column, truncated to 126 bits.
+fn line_key_of(key: &LineKey) -> i128 {
+    let mut hasher = Sha256::new();
+    let mut field = |text: &str| {
+        hasher.update(text.as_bytes());
+        hasher.update([0x1f]);
+    };
+    field(&key.charge_day.timestamp_micros().to_string());
+    field(&key.billing_month.timestamp_micros().to_string());
+    field(key.class.as_str());
+    field(&key.source);
+    field(&key.team);
+    field(key.project.as_deref().unwrap_or("\u{1e}"));
+    field(&key.provider);
+    field(&key.model_key);
+    field(key.price_id.as_deref().unwrap_or("\u{1e}"));
+    field(key.contract_id.as_deref().unwrap_or("\u{1e}"));
+    field(key.meter);
+    field(&key.service_tier);
+    field(&key.above_input_tokens.to_string());
+    field(
+        &key.list_unit_price
+            .map_or("\u{1e}".to_owned(), |price| price.to_string()),
+    );
+    field(
+        &key.contracted_unit_price
+            .map_or("\u{1e}".to_owned(), |price| price.to_string()),
+    );
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    // 126 bits keep the key inside DECIMAL(38,0) (|key| < 10^38).
+    i128::from_be_bytes(bytes) >> 2
+}
