@@ -103,6 +103,9 @@ pub struct Priced {
     pub cache_hit_savings: Usd,
 }
 
+/// Reads one component of a rate card.
+type Component = fn(&RateCard) -> Option<PricePerToken>;
+
 /// A rate and the threshold of the card it came from.
 #[derive(Debug, Clone, Copy)]
 struct Rate {
@@ -142,7 +145,7 @@ pub fn price_lines(
     };
 
     // The fallback chain, identical for list and contracted rates.
-    let chain = |pick: &dyn Fn(fn(&RateCard) -> Option<PricePerToken>) -> Option<Rate>| {
+    let chain = |pick: &dyn Fn(Component) -> Option<Rate>| {
         let input = pick(|card| card.input);
         let output = pick(|card| card.output);
         let cached = pick(|card| card.cached_input).or(input);
