@@ -9,7 +9,7 @@
 --   $bucket_starts             TIMESTAMP[]  sorted bucket starts, UTC; the first is <= $from
 --   $g_<dimension>             BOOLEAN      group by that dimension (team, project, user,
 --                                           api_key, provider, model, model_requested, route,
---                                           source, status)
+--                                           source, status, error_type)
 --   $g_tag1, $g_tag2, $g_tag3  VARCHAR      tag keys to group by, or NULL
 --   $f_<dimension>             VARCHAR[]    allowed values, or NULL for no filter
 --                                           ($f_status is INTEGER[])
@@ -17,14 +17,14 @@
 --   $f_tag1_values …           VARCHAR[]    allowed values of that tag
 --
 -- Result columns: bucket_start, team, project, user, api_key, provider, model (the
---   model_key), model_requested, route, source, status, tag1, tag2, tag3, requests, errors, input_tokens, output_tokens,
+--   model_key), model_requested, route, source, status, error_type, tag1, tag2, tag3, requests, errors, input_tokens, output_tokens,
 --   cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_usd,
 --   list_cost_usd, reported_cost_usd, unpriced_requests, cache_hits, cache_savings_usd,
---   cache_hit_savings_usd.
+--   cache_hit_savings_usd, fallbacks (calls served after a fallback), attempts.
 --   `requests` sums request_count (aggregated rows count for many calls); `cost_usd` sums the
 --   priced rows only (after contracts; `list_cost_usd` at list price), and `unpriced_requests`
 --   says how many calls it leaves out. The `model-mix` and `cache-savings` reports are shaped
---   from these same rows.
+--   from these same rows, and so are `errors` and `routing`.
 WITH buckets AS (
     SELECT unnest($bucket_starts::TIMESTAMP[]) AS bucket_start
 ),
@@ -43,6 +43,7 @@ events AS (
       AND ($f_route::VARCHAR[] IS NULL OR list_contains($f_route::VARCHAR[], route))
       AND ($f_source::VARCHAR[] IS NULL OR list_contains($f_source::VARCHAR[], source))
       AND ($f_status::INTEGER[] IS NULL OR list_contains($f_status::INTEGER[], status_code))
+      AND ($f_error_type::VARCHAR[] IS NULL OR list_contains($f_error_type::VARCHAR[], error_type))
       AND ($f_tag1_key::VARCHAR IS NULL OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))
       AND ($f_tag2_key::VARCHAR IS NULL OR list_contains($f_tag2_values::VARCHAR[], tags[$f_tag2_key::VARCHAR]))
       AND ($f_tag3_key::VARCHAR IS NULL OR list_contains($f_tag3_values::VARCHAR[], tags[$f_tag3_key::VARCHAR]))
@@ -59,6 +60,7 @@ SELECT
     CASE WHEN $g_route::BOOLEAN THEN e.route END AS route,
     CASE WHEN $g_source::BOOLEAN THEN e.source END AS source,
     CASE WHEN $g_status::BOOLEAN THEN e.status_code END AS status,
+    CASE WHEN $g_error_type::BOOLEAN THEN e.error_type END AS error_type,
     CASE WHEN $g_tag1::VARCHAR IS NOT NULL THEN e.tags[$g_tag1::VARCHAR] END AS tag1,
     CASE WHEN $g_tag2::VARCHAR IS NOT NULL THEN e.tags[$g_tag2::VARCHAR] END AS tag2,
     CASE WHEN $g_tag3::VARCHAR IS NOT NULL THEN e.tags[$g_tag3::VARCHAR] END AS tag3,
@@ -76,7 +78,9 @@ SELECT
     sum(CASE WHEN e.cost_source = 'unpriced' THEN e.request_count ELSE 0 END)::BIGINT AS unpriced_requests,
     sum(CASE WHEN e.cache_hit THEN e.request_count ELSE 0 END)::BIGINT AS cache_hits,
     sum(e.cache_savings_usd)::DECIMAL(38, 12) AS cache_savings_usd,
-    sum(e.cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd
+    sum(e.cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd,
+    sum(CASE WHEN e.fallback_from IS NOT NULL THEN e.request_count ELSE 0 END)::BIGINT AS fallbacks,
+    sum(e.attempts)::BIGINT AS attempts
 FROM events e
 ASOF JOIN buckets b ON e.ts >= b.bucket_start
 GROUP BY ALL

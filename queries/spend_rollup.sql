@@ -6,18 +6,19 @@
 --   $from, $to                 TIMESTAMP    half-open range [from, to), UTC
 --   $bucket_starts             TIMESTAMP[]  sorted bucket starts, UTC; the first is <= $from
 --   $g_<dimension>             BOOLEAN      group by that dimension (team, project, provider,
---                                           model, model_requested, route, source, status)
+--                                           model, model_requested, route, source, status,
+--                                           error_type)
 --   $f_<dimension>             VARCHAR[]    allowed values, or NULL ($f_status is INTEGER[])
 --
 -- Result columns: bucket_start, team, project, provider, model, model_requested, route,
---   source, status, requests, errors, input_tokens, output_tokens,
+--   source, status, error_type, requests, errors, input_tokens, output_tokens,
 --   cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_usd,
 --   list_cost_usd, reported_cost_usd, unpriced_requests, cache_hits, cache_savings_usd,
---   cache_hit_savings_usd.
+--   cache_hit_savings_usd, fallbacks (calls served after a fallback), attempts.
 --   `requests` sums request_count (aggregated rows count for many calls); `cost_usd` sums the
 --   priced rows only (after contracts; `list_cost_usd` at list price), and `unpriced_requests`
 --   says how many calls it leaves out. The `model-mix` and `cache-savings` reports are shaped
---   from these same rows.
+--   from these same rows, and so are `errors` and `routing`.
 WITH buckets AS (
     SELECT unnest($bucket_starts::TIMESTAMP[]) AS bucket_start
 ),
@@ -34,6 +35,7 @@ rows AS (
       AND ($f_route::VARCHAR[] IS NULL OR list_contains($f_route::VARCHAR[], route))
       AND ($f_source::VARCHAR[] IS NULL OR list_contains($f_source::VARCHAR[], source))
       AND ($f_status::INTEGER[] IS NULL OR list_contains($f_status::INTEGER[], status_code))
+      AND ($f_error_type::VARCHAR[] IS NULL OR list_contains($f_error_type::VARCHAR[], error_type))
 )
 SELECT
     b.bucket_start,
@@ -45,6 +47,7 @@ SELECT
     CASE WHEN $g_route::BOOLEAN THEN e.route END AS route,
     CASE WHEN $g_source::BOOLEAN THEN e.source END AS source,
     CASE WHEN $g_status::BOOLEAN THEN e.status_code END AS status,
+    CASE WHEN $g_error_type::BOOLEAN THEN e.error_type END AS error_type,
     sum(e.requests)::BIGINT AS requests,
     sum(e.errors)::BIGINT AS errors,
     sum(e.input_tokens)::BIGINT AS input_tokens,
@@ -59,7 +62,9 @@ SELECT
     sum(e.unpriced_requests)::BIGINT AS unpriced_requests,
     sum(CASE WHEN e.cache_hit THEN e.requests ELSE 0 END)::BIGINT AS cache_hits,
     sum(e.cache_savings_usd)::DECIMAL(38, 12) AS cache_savings_usd,
-    sum(e.cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd
+    sum(e.cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd,
+    sum(CASE WHEN e.fallback_from IS NOT NULL THEN e.requests ELSE 0 END)::BIGINT AS fallbacks,
+    sum(e.attempts)::BIGINT AS attempts
 FROM rows e
 ASOF JOIN buckets b ON e.hour >= b.bucket_start
 GROUP BY ALL

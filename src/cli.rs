@@ -770,10 +770,20 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             bytes
         }
         None => {
-            let opened = store::Store::open(&config.data_dir, &store::StoreOptions::default())?;
-            let report = opened
+            let ledger = server::open_ledger(config)?;
+            let catalog = ledger.prices.current();
+            let report = ledger
                 .readers
-                .with_conn(|conn| reports::run(&args.name, &pairs, conn, chrono::Utc::now()))?;
+                .with_conn(|conn| reports::run(&args.name, &pairs, conn, &catalog, chrono::Utc::now()))?;
+            let server::Ledger {
+                writer,
+                writer_thread,
+                ..
+            } = ledger;
+            drop(writer);
+            writer_thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
             report.encode()?.0
         }
     };

@@ -9,6 +9,7 @@
 //! an actix worker (everything goes through `web::block` or the writer).
 
 pub mod admin;
+pub mod budgets;
 pub mod docs;
 pub mod error;
 pub mod export;
@@ -63,6 +64,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/v1/contracts", web::get().to(admin::list_contracts))
         .route("/v1/contracts", web::post().to(admin::add_contracts))
         .route("/v1/admin/reprice", web::post().to(admin::reprice))
+        .route("/v1/budgets", web::get().to(budgets::list_budgets))
+        .route("/v1/budgets/{id}", web::get().to(budgets::get_budget))
+        .route("/v1/budgets/{id}", web::put().to(budgets::put_budget))
+        .route("/v1/budgets/{id}", web::delete().to(budgets::delete_budget))
         .route("/openapi.json", web::get().to(docs::openapi_json))
         .route("/docs", web::get().to(docs::docs_page));
 }

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use super::{admin, docs, error, export, health, ingest, prices, reports, traces};
+use super::{admin, budgets, docs, error, export, health, ingest, prices, reports, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -28,6 +28,10 @@ use crate::pricing::spec;
         admin::list_contracts,
         admin::add_contracts,
         admin::reprice,
+        budgets::list_budgets,
+        budgets::get_budget,
+        budgets::put_budget,
+        budgets::delete_budget,
         docs::openapi_json,
         docs::docs_page,
     ),
@@ -52,12 +56,19 @@ use crate::pricing::spec;
         admin::RepriceRequest,
         crate::store::reprice::RepriceOutcome,
         crate::pricing::ContractSpec,
+        budgets::BudgetListing,
+        crate::reports::budgets::BudgetSpec,
+        crate::reports::budgets::BudgetScope,
+        crate::reports::budgets::BudgetPeriod,
+        crate::reports::budgets::BudgetRow,
+        crate::reports::latency::LatencyRow,
     )),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
         (name = "reports", description = "Spend and usage reports"),
         (name = "prices", description = "The effective-dated price catalog"),
         (name = "export", description = "Canonical events out"),
+        (name = "budgets", description = "Budgets per team, project, key, user or tag"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document")
     )

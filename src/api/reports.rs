@@ -79,12 +79,13 @@ pub async fn report(
             })?
             .into_inner();
     let readers = state.readers.clone();
+    let catalog = state.prices.current();
     let started = std::time::Instant::now();
     let work = async move {
         let report_name = name.clone();
         let encoded = web::block(move || {
             readers.with_conn(|conn| -> Result<_, ReportError> {
-                let report = reports::run(&report_name, &pairs, conn, Utc::now())?;
+                let report = reports::run(&report_name, &pairs, conn, &catalog, Utc::now())?;
                 let rows = report.rows.height();
                 report.encode().map(|encoded| (encoded, rows))
             })

@@ -103,6 +103,7 @@ fn param_name(dimension: &Dimension) -> &'static str {
         Dimension::Route => "route",
         Dimension::Source => "source",
         Dimension::Status => "status",
+        Dimension::ErrorType => "error_type",
         Dimension::Tag(_) => "tag",
     }
 }

@@ -8,11 +8,17 @@
 //! bound parameters; the only identifiers that vary come from the closed [`params::Dimension`]
 //! list; money stays decimal from DuckDB to the response.
 
+pub mod anomalies;
 pub mod buckets;
+pub mod budgets;
 pub mod filters;
+pub mod focus;
+pub mod latency;
 pub mod output;
 pub mod params;
 pub mod reconciliation;
+pub mod routing;
+pub mod shares;
 pub mod spend;
 pub mod unpriced;
 
@@ -49,7 +55,19 @@ impl From<polars::error::PolarsError> for ReportError {
 }
 
 /// The names of the reports this build serves.
-pub const REPORT_NAMES: &[&str] = &["spend", "unpriced", "reconciliation"];
+pub const REPORT_NAMES: &[&str] = &[
+    "spend",
+    "latency",
+    "model-mix",
+    "errors",
+    "cache-savings",
+    "routing",
+    "budgets",
+    "anomalies",
+    "focus",
+    "unpriced",
+    "reconciliation",
+];
 
 use chrono::{DateTime, Utc};
 use polars::prelude::DataFrame;
@@ -178,6 +196,7 @@ pub fn run(
     name: &str,
     pairs: &[(String, String)],
     conn: &duckdb::Connection,
+    catalog: &crate::pricing::Catalog,
     now: DateTime<Utc>,
 ) -> Result<Report, ReportError> {
     match name {
@@ -185,6 +204,83 @@ pub fn run(
             let params = CommonParams::parse(pairs, &[], now)?;
             spend::run(conn, &params)
         }
+        "latency" => latency::run(conn, &CommonParams::parse(pairs, &[], now)?),
+        "routing" => {
+            let params = CommonParams::parse(pairs, &["candidates"], now)?;
+            let candidates = pairs
+                .iter()
+                .find(|(name, _)| name == "candidates")
+                .map(|(_, value)| value.as_str());
+            routing::run(conn, &params, candidates, catalog)
+        }
+        "budgets" => {
+            let params = CommonParams::parse(pairs, &["at", "budget"], now)?;
+            require_fixed_groups(&params, false)?;
+            let at = match pairs.iter().find(|(name, _)| name == "at") {
+                None => now,
+                Some((_, text)) => crate::pricing::spec::parse_instant(text)
+                    .ok_or_else(|| ReportError::invalid("at", "expected RFC 3339 or YYYY-MM-DD"))?,
+            };
+            let wanted: Vec<&str> = pairs
+                .iter()
+                .filter(|(name, _)| name == "budget")
+                .map(|(_, value)| value.as_str())
+                .collect();
+            let budgets: Vec<budgets::Budget> = budgets::load(conn)?
+                .into_iter()
+                .filter(|budget| wanted.is_empty() || wanted.contains(&budget.budget_id.as_str()))
+                .collect();
+            budgets::run(conn, &budgets, at, &params)
+        }
+        "anomalies" => {
+            let params = CommonParams::parse(pairs, &["baseline_days", "threshold", "min_change"], now)?;
+            let mut detector = anomalies::Detector::default();
+            for (name, value) in pairs {
+                let number = || {
+                    value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|number| number.is_finite() && *number > 0.0)
+                        .ok_or_else(|| ReportError::invalid(name, "expected a positive number"))
+                };
+                match name.as_str() {
+                    "baseline_days" => {
+                        detector.baseline_days = value
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|days| (2..=90).contains(days))
+                            .ok_or_else(|| ReportError::invalid("baseline_days", "expected 2 to 90"))?;
+                    }
+                    "threshold" => detector.threshold = number()?,
+                    "min_change" => detector.min_change = number()?,
+                    _ => {}
+                }
+            }
+            if params.bucket.is_some() {
+                return Err(ReportError::invalid("bucket", "anomalies are always daily"));
+            }
+            anomalies::run(conn, &params, detector)
+        }
+        "focus" => {
+            let params = CommonParams::parse(pairs, &["billing_account_id", "billing_account_name"], now)?;
+            let value = |name: &str, default: &'static str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map_or(default, |(_, value)| value.as_str())
+            };
+            focus::run(
+                conn,
+                &params,
+                (
+                    value("billing_account_id", "llm-ledger"),
+                    value("billing_account_name", "LLM usage"),
+                ),
+            )
+        }
+        "model-mix" => shares::model_mix(conn, &CommonParams::parse(pairs, &[], now)?),
+        "errors" => shares::errors(conn, &CommonParams::parse(pairs, &[], now)?),
+        "cache-savings" => shares::cache_savings(conn, &CommonParams::parse(pairs, &[], now)?),
         "unpriced" => {
             let params = CommonParams::parse(pairs, &[], now)?;
             unpriced::run(conn, &params)

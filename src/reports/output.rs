@@ -191,7 +191,7 @@ pub fn any_to_json(value: &AnyValue<'_>) -> Json {
         AnyValue::Int128(v) => Json::String(v.to_string()),
         AnyValue::Float32(v) => serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number),
         AnyValue::Float64(v) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),
-        AnyValue::Decimal(units, scale) => Json::String(format_decimal(*units, *scale)),
+        AnyValue::Decimal(units, scale) => Json::String(decimal_text(*units, *scale)),
         AnyValue::Datetime(value, unit, _) => {
             let micros = match unit {
                 TimeUnit::Nanoseconds => value / 1000,
@@ -204,6 +204,23 @@ pub fn any_to_json(value: &AnyValue<'_>) -> Json {
         }
         other => Json::String(other.to_string()),
     }
+}
+
+/// Money (scale ≤ 12) with exactly twelve places; finer decimals (unit prices and line costs at
+/// scale 18) exactly, trailing zeros trimmed down to twelve places.
+pub fn decimal_text(units: i128, scale: usize) -> String {
+    if scale <= 12 {
+        return format_decimal(units, scale);
+    }
+    let negative = units < 0;
+    let digits = units.unsigned_abs().to_string();
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (integer, fraction) = padded.split_at(padded.len() - scale);
+    let mut fraction = fraction.to_owned();
+    while fraction.len() > 12 && fraction.ends_with('0') {
+        fraction.pop();
+    }
+    format!("{}{integer}.{fraction}", if negative { "-" } else { "" })
 }
 
 /// Formats a scaled integer as a decimal with twelve places (`"0.000125000000"`); amounts stored
@@ -268,7 +285,7 @@ fn decimals_as_text(frame: &DataFrame) -> Result<DataFrame, ReportError> {
             let mut text: Vec<Option<String>> = Vec::with_capacity(column.len());
             for row in 0..column.len() {
                 text.push(match column.get(row)? {
-                    AnyValue::Decimal(units, scale) => Some(format_decimal(units, scale)),
+                    AnyValue::Decimal(units, scale) => Some(decimal_text(units, scale)),
                     _ => None,
                 });
             }

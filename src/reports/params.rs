@@ -21,12 +21,13 @@ pub enum Dimension {
     Route,
     Source,
     Status,
+    ErrorType,
     Tag(String),
 }
 
 impl Dimension {
     /// Every dimension except tags, in output order.
-    pub const FIXED: [Dimension; 10] = [
+    pub const FIXED: [Dimension; 11] = [
         Dimension::Team,
         Dimension::Project,
         Dimension::User,
@@ -37,6 +38,7 @@ impl Dimension {
         Dimension::Route,
         Dimension::Source,
         Dimension::Status,
+        Dimension::ErrorType,
     ];
 
     /// Parses `team`, `model`, `tag:env`, ….
@@ -62,6 +64,7 @@ impl Dimension {
             Dimension::Route => "route",
             Dimension::Source => "source",
             Dimension::Status => "status",
+            Dimension::ErrorType => "error_type",
             Dimension::Tag(_) => "tag",
         }
     }

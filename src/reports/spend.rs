@@ -51,6 +51,8 @@ pub const SQL_METRICS: &[&str] = &[
     "cache_hits",
     "cache_savings_usd",
     "cache_hit_savings_usd",
+    "fallbacks",
+    "attempts",
 ];
 
 /// One row of the spend report (documentation of the JSON shape; dimension columns appear only
@@ -109,6 +111,7 @@ fn empty_schema() -> Vec<(&'static str, DataType)> {
         schema.push((name, DataType::String));
     }
     schema.push(("status", DataType::Int32));
+    schema.push(("error_type", DataType::String));
     for name in ["tag1", "tag2", "tag3"] {
         schema.push((name, DataType::String));
     }

@@ -72,6 +72,15 @@ enum Request {
         catalog: Arc<Catalog>,
         reply: Reply<RepriceOutcome>,
     },
+    PutBudget {
+        budget_id: String,
+        spec: String,
+        reply: Reply<bool>,
+    },
+    DeleteBudget {
+        budget_id: String,
+        reply: Reply<bool>,
+    },
     Ping {
         reply: Reply<()>,
     },
@@ -184,6 +193,30 @@ impl Writer {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Creates or replaces a budget (its spec as JSON); true when it replaced one.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn put_budget(&self, budget_id: String, spec: String) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Request::PutBudget {
+            budget_id,
+            spec,
+            reply,
+        })?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Deletes a budget; true when it existed.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn delete_budget(&self, budget_id: String) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Request::DeleteBudget { budget_id, reply })?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     /// Round-trips through the writer: it is alive and its connection answers.
     ///
     /// # Errors
@@ -263,6 +296,21 @@ fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: Wri
                     }
                 }
                 let _ = reply.send(result); // The caller may have gone away; the work is committed.
+            }
+            Request::PutBudget {
+                budget_id,
+                spec,
+                reply,
+            } => {
+                let result = put_budget(&conn, &budget_id, &spec);
+                let _ = reply.send(result); // The caller may have gone away; the budget is stored.
+            }
+            Request::DeleteBudget { budget_id, reply } => {
+                let result = conn
+                    .execute("DELETE FROM budgets WHERE budget_id = ?", [&budget_id])
+                    .map(|deleted| deleted > 0)
+                    .map_err(StoreError::db("deleting a budget"));
+                let _ = reply.send(result); // The caller may have gone away.
             }
             Request::Ping { reply } => {
                 let result = conn
@@ -464,6 +512,24 @@ fn insert_prices(conn: &mut Connection, entries: &[PriceEntry]) -> Result<usize,
     }
     tx.commit().map_err(StoreError::db("committing prices"))?;
     Ok(entries.len())
+}
+
+fn put_budget(conn: &Connection, budget_id: &str, spec: &str) -> Result<bool, StoreError> {
+    let now = super::reader::timestamp_value(Utc::now());
+    let existed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM budgets WHERE budget_id = ?",
+            [budget_id],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::db("reading a budget"))?;
+    conn.execute(
+        "INSERT INTO budgets (budget_id, spec, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (budget_id) DO UPDATE SET spec = EXCLUDED.spec, updated_at = EXCLUDED.updated_at",
+        duckdb::params![budget_id, spec, now.clone(), now],
+    )
+    .map_err(StoreError::db("storing a budget"))?;
+    Ok(existed > 0)
 }
 
 fn insert_contracts(conn: &mut Connection, contracts: &[Contract]) -> Result<usize, StoreError> {

@@ -1,0 +1,112 @@
+//! `latency`: p50/p90/p95/p99 of latency and time to first token, and output tokens per second,
+//! per group and time bucket. SQL: `queries/latency.sql`. Percentiles are exact and read the
+//! events (rollups cannot merge percentiles).
+
+use duckdb::Connection;
+use duckdb::types::Value;
+use polars::prelude::{DataType, TimeUnit};
+use serde::Serialize;
+
+use super::buckets::buckets;
+use super::filters::{Bindings, Grain, bind_dimensions};
+use super::output::{query_frame, shape_grouped, totals};
+use super::params::CommonParams;
+use super::{Report, ReportError};
+use crate::store::reader::timestamp_value;
+
+pub const SQL: &str = include_str!("../../queries/latency.sql");
+
+/// The metric columns of a latency row.
+pub const METRICS: &[&str] = &[
+    "calls",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
+    "ttft_calls",
+    "ttft_p50_ms",
+    "ttft_p90_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "tokens_per_second_p50",
+    "tokens_per_second_p90",
+];
+
+/// One row of the latency report (dimension columns as in `spend`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LatencyRow {
+    pub bucket: Option<String>,
+    /// Calls with a latency.
+    pub calls: i64,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p90_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub latency_mean_ms: Option<f64>,
+    /// Calls with a time to first token (streams).
+    pub ttft_calls: i64,
+    pub ttft_p50_ms: Option<f64>,
+    pub ttft_p90_ms: Option<f64>,
+    pub ttft_p95_ms: Option<f64>,
+    pub ttft_p99_ms: Option<f64>,
+    /// Output tokens per second after the first token (or over the whole call without TTFT).
+    pub tokens_per_second_p50: Option<f64>,
+    pub tokens_per_second_p90: Option<f64>,
+}
+
+fn empty_schema() -> Vec<(&'static str, DataType)> {
+    let mut schema = vec![("bucket_start", DataType::Datetime(TimeUnit::Microseconds, None))];
+    for name in [
+        "team",
+        "project",
+        "user",
+        "api_key",
+        "provider",
+        "model",
+        "model_requested",
+        "route",
+        "source",
+    ] {
+        schema.push((name, DataType::String));
+    }
+    schema.push(("status", DataType::Int32));
+    for name in ["error_type", "tag1", "tag2", "tag3"] {
+        schema.push((name, DataType::String));
+    }
+    for name in METRICS {
+        let dtype = if *name == "calls" || *name == "ttft_calls" {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        };
+        schema.push((name, dtype));
+    }
+    schema
+}
+
+/// Runs the latency report.
+///
+/// # Errors
+/// Invalid parameters, or a failing query.
+pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportError> {
+    let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
+    let mut bindings = Bindings::default();
+    bindings.set("from", timestamp_value(params.from));
+    bindings.set("to", timestamp_value(params.to));
+    bindings.set(
+        "bucket_starts",
+        Value::List(
+            buckets
+                .iter()
+                .map(|bucket| timestamp_value(bucket.start))
+                .collect(),
+        ),
+    );
+    let tag_keys = bind_dimensions(params, &mut bindings, Grain::Events)?;
+    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
+    let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let shaped = shape_grouped(frame, params, &buckets, &tag_keys, METRICS)?;
+    let totals = totals(&shaped, &["calls", "ttft_calls"])?;
+    Ok(Report::new("latency", params, shaped.head(params.limit), totals).with_grain(Grain::Events))
+}

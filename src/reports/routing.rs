@@ -1,0 +1,223 @@
+//! `routing`: was routing worth it? Per requested model (and the `group_by` dimensions), which
+//! models served, how often after a fallback, how many attempts, what it cost — and what the
+//! same traffic would have cost on each candidate model (`candidates=`), priced from the
+//! catalog in force now. Shaped from the usage rows of `spend.sql`.
+//!
+//! Candidate costs reprice each row's token sums as one aggregate (long-context tiers are
+//! evaluated on the average request; response-cache hits are priced as calls), so they are an
+//! estimate of the alternative, while `cost_usd` is what was booked.
+
+use duckdb::Connection;
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use super::output::{format_decimal, label_buckets, totals};
+use super::params::{CommonParams, Dimension};
+use super::spend::usage;
+use super::{Report, ReportError};
+use crate::model::{Provider, ServiceTier, TokenCounts, TokenUsage};
+use crate::pricing::{Catalog, PriceQuery, quote};
+
+/// Most candidate models one report prices.
+const MAX_CANDIDATES: usize = 10;
+
+/// A candidate as written (`model` or `provider/model`).
+struct Candidate {
+    label: String,
+    provider: Provider,
+    model: String,
+}
+
+fn parse_candidates(text: &str) -> Result<Vec<Candidate>, ReportError> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let (provider, model) = match part.split_once('/') {
+            Some((prefix, rest)) if !matches!(Provider::normalize(prefix), Provider::Other(_)) => {
+                (Provider::normalize(prefix), rest.to_owned())
+            }
+            _ => (Provider::Unknown, part.to_owned()),
+        };
+        out.push(Candidate {
+            label: part.to_owned(),
+            provider,
+            model,
+        });
+    }
+    if out.len() > MAX_CANDIDATES {
+        return Err(ReportError::invalid(
+            "candidates",
+            format!("at most {MAX_CANDIDATES} candidate models"),
+        ));
+    }
+    Ok(out)
+}
+
+fn column_u64(frame: &DataFrame, name: &str, row: usize) -> Result<u64, ReportError> {
+    Ok(match frame.column(name)?.get(row)? {
+        AnyValue::Int64(value) => u64::try_from(value).unwrap_or(0),
+        AnyValue::Int32(value) => u64::try_from(value).unwrap_or(0),
+        _ => 0,
+    })
+}
+
+/// Runs the routing report; `candidates` is the comma list of the `candidates` parameter.
+///
+/// # Errors
+/// Invalid parameters, or a failing query.
+pub fn run(
+    conn: &Connection,
+    params: &CommonParams,
+    candidates: Option<&str>,
+    catalog: &Catalog,
+) -> Result<Report, ReportError> {
+    let candidates = parse_candidates(candidates.unwrap_or(""))?;
+    let mut with_models = params.clone();
+    for dimension in [Dimension::ModelRequested, Dimension::Model] {
+        if !with_models.group_by.contains(&dimension) {
+            with_models.group_by.push(dimension);
+        }
+    }
+    let usage = usage(conn, &with_models)?;
+    let mut frame = usage.frame;
+    label_buckets(&mut frame, &usage.buckets)?;
+    for (slot, key) in usage.tag_keys.iter().enumerate() {
+        frame.rename(&format!("tag{}", slot + 1), format!("tag:{key}").into())?;
+    }
+    let mut groups: Vec<String> = Vec::new();
+    if params.bucket.is_some() {
+        groups.push("bucket".to_owned());
+    }
+    groups.extend(
+        params
+            .group_by
+            .iter()
+            .filter(|dimension| !matches!(dimension, Dimension::ModelRequested | Dimension::Model))
+            .map(Dimension::label),
+    );
+    let ratio = |numerator: Expr, denominator: Expr| {
+        let denominator = denominator.cast(DataType::Float64);
+        when(denominator.clone().eq(lit(0.0)))
+            .then(lit(0.0))
+            .otherwise(numerator.cast(DataType::Float64) / denominator)
+            .round(6, RoundMode::HalfToEven)
+    };
+    let mut keep: Vec<Expr> = groups.iter().map(|name| col(name.as_str())).collect();
+    keep.extend([
+        col("model_requested"),
+        col("model").alias("model_served"),
+        col("requests"),
+        ratio(
+            col("requests"),
+            col("requests").sum().over([col("model_requested")]),
+        )
+        .alias("share_of_requested"),
+        col("fallbacks"),
+        ratio(col("fallbacks"), col("requests")).alias("fallback_rate"),
+        ratio(col("attempts"), col("requests")).alias("attempts_per_request"),
+        col("input_tokens"),
+        col("cached_input_tokens"),
+        col("cache_write_tokens"),
+        col("cache_write_1h_tokens"),
+        col("output_tokens"),
+        col("reasoning_tokens"),
+        col("cost_usd"),
+        col("unpriced_requests"),
+    ]);
+    let mut by: Vec<PlSmallStr> = groups.iter().map(|name| name.as_str().into()).collect();
+    by.extend(["model_requested".into(), "requests".into()]);
+    let mut descending = vec![false; groups.len() + 1];
+    descending.push(true);
+    let mut shaped = frame
+        .lazy()
+        .select(keep)
+        .sort(
+            by,
+            SortMultipleOptions::new()
+                .with_order_descending_multi(descending)
+                .with_nulls_last(true),
+        )
+        .collect()?;
+
+    // What each row's traffic would have cost on each candidate, priced now.
+    let now = chrono::Utc::now();
+    for candidate in &candidates {
+        let mut costs: Vec<Option<String>> = Vec::with_capacity(shaped.height());
+        for row in 0..shaped.height() {
+            let counts = TokenCounts {
+                input: column_u64(&shaped, "input_tokens", row)?,
+                output: column_u64(&shaped, "output_tokens", row)?,
+                cached_input: column_u64(&shaped, "cached_input_tokens", row)?,
+                cache_write: column_u64(&shaped, "cache_write_tokens", row)?,
+                cache_write_1h: column_u64(&shaped, "cache_write_1h_tokens", row)?,
+                reasoning: column_u64(&shaped, "reasoning_tokens", row)?,
+            };
+            let Ok(tokens) = TokenUsage::new(counts) else {
+                costs.push(None);
+                continue;
+            };
+            let query = PriceQuery {
+                provider: &candidate.provider,
+                model: &candidate.model,
+                ts: now,
+                team: "",
+                tokens,
+                service_tier: ServiceTier::Standard,
+                request_count: column_u64(&shaped, "requests", row)?.max(1),
+                cache_hit: false,
+                reported_cost_usd: None,
+            };
+            let priced = quote(catalog, &query);
+            costs.push(
+                priced
+                    .cost
+                    .price_id()
+                    .and(priced.cost.usd())
+                    .map(|usd| usd.to_fixed_string()),
+            );
+        }
+        shaped.with_column(Column::new(format!("cost_on:{}", candidate.label).into(), costs))?;
+    }
+    if !candidates.is_empty() {
+        // The cheapest candidate per row, and what it would have saved against the booked cost.
+        let mut cheapest: Vec<Option<String>> = Vec::with_capacity(shaped.height());
+        let mut savings: Vec<Option<String>> = Vec::with_capacity(shaped.height());
+        for row in 0..shaped.height() {
+            let booked = match shaped.column("cost_usd")?.get(row)? {
+                AnyValue::Decimal(units, scale) => {
+                    Decimal::try_from_i128_with_scale(units, scale as u32).ok()
+                }
+                _ => None,
+            };
+            let mut best: Option<(String, Decimal)> = None;
+            for candidate in &candidates {
+                let value = shaped.column(&format!("cost_on:{}", candidate.label))?.get(row)?;
+                let cost = match value {
+                    AnyValue::String(text) => text.parse::<Decimal>().ok(),
+                    AnyValue::StringOwned(text) => text.parse::<Decimal>().ok(),
+                    _ => None,
+                };
+                if let Some(cost) = cost
+                    && best.as_ref().is_none_or(|(_, current)| cost < *current)
+                {
+                    best = Some((candidate.label.clone(), cost));
+                }
+            }
+            savings.push(match (&best, booked) {
+                (Some((_, cost)), Some(booked)) => {
+                    let mut delta = booked - *cost;
+                    delta.rescale(12);
+                    Some(format_decimal(delta.mantissa(), 12))
+                }
+                _ => None,
+            });
+            cheapest.push(best.map(|(label, _)| label));
+        }
+        shaped.with_column(Column::new("cheapest_candidate".into(), cheapest))?;
+        shaped.with_column(Column::new("savings_vs_cheapest_usd".into(), savings))?;
+    }
+    let totals = totals(
+        &shaped,
+        &["requests", "fallbacks", "cost_usd", "unpriced_requests"],
+    )?;
+    Ok(Report::new("routing", params, shaped.head(params.limit), totals).with_grain(usage.grain))
+}
