@@ -6,7 +6,7 @@
 --   $limit                     BIGINT       how many calls
 --   $f_<dimension>             VARCHAR[]    allowed values, or NULL for no filter (team, project,
 --                                           user, api_key, provider, model, model_requested,
---                                           route, source; $f_status is INTEGER[])
+--                                           route, source, error_type; $f_status is INTEGER[])
 --   $f_tag1_key … $f_tag3_key  VARCHAR      tag key to filter on, or NULL
 --   $f_tag1_values …           VARCHAR[]    its allowed values
 --
@@ -45,6 +45,7 @@ WHERE cost_source = 'catalog'
       AND ($f_route::VARCHAR[] IS NULL OR list_contains($f_route::VARCHAR[], route))
       AND ($f_source::VARCHAR[] IS NULL OR list_contains($f_source::VARCHAR[], source))
       AND ($f_status::INTEGER[] IS NULL OR list_contains($f_status::INTEGER[], status_code))
+      AND ($f_error_type::VARCHAR[] IS NULL OR list_contains($f_error_type::VARCHAR[], error_type))
       AND ($f_tag1_key::VARCHAR IS NULL OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))
       AND ($f_tag2_key::VARCHAR IS NULL OR list_contains($f_tag2_values::VARCHAR[], tags[$f_tag2_key::VARCHAR]))
       AND ($f_tag3_key::VARCHAR IS NULL OR list_contains($f_tag3_values::VARCHAR[], tags[$f_tag3_key::VARCHAR]))
