@@ -308,7 +308,7 @@ pub fn run(conn: &Connection, params: &CommonParams, detector: Detector) -> Resu
     Ok(Report::new(
         "anomalies",
         &params,
-        frame.head(params.limit),
+        super::output::limited(frame, params.limit),
         totals,
     ))
 }

@@ -59,5 +59,10 @@ pub fn run(conn: &Connection, params: &CommonParams, account: (&str, &str)) -> R
             totals.insert(name, value);
         }
     }
-    Ok(Report::new("focus", params, frame.head(params.limit), totals))
+    Ok(Report::new(
+        "focus",
+        params,
+        super::output::limited(frame, params.limit),
+        totals,
+    ))
 }

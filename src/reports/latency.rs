@@ -108,5 +108,11 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
     let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
     let shaped = shape_grouped(frame, params, &buckets, &tag_keys, METRICS)?;
     let totals = totals(&shaped, &["calls", "ttft_calls"])?;
-    Ok(Report::new("latency", params, shaped.head(params.limit), totals).with_grain(Grain::Events))
+    Ok(Report::new(
+        "latency",
+        params,
+        super::output::limited(shaped, params.limit),
+        totals,
+    )
+    .with_grain(Grain::Events))
 }

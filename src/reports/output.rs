@@ -130,6 +130,15 @@ pub fn label_buckets(frame: &mut DataFrame, buckets: &[Bucket]) -> Result<(), Re
     Ok(())
 }
 
+/// The first `limit` rows, or all of them without a limit. (Polars' own `head(None)` keeps ten.)
+#[must_use]
+pub fn limited(frame: DataFrame, limit: Option<usize>) -> DataFrame {
+    match limit {
+        Some(limit) => frame.head(Some(limit)),
+        None => frame,
+    }
+}
+
 /// Sums the metric columns over all rows (exact for integers and decimals).
 ///
 /// # Errors

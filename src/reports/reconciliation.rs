@@ -141,7 +141,12 @@ pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Re
     bind_filters(&params, &mut detail, Grain::Events)?;
     let mut statement = conn.prepare_cached(RECORDS_SQL).map_err(ReportError::Query)?;
     let calls = query_frame(&mut statement, &detail, &records_schema())?;
-    let mut report = Report::new("reconciliation", &params, frame.head(params.limit), totals);
+    let mut report = Report::new(
+        "reconciliation",
+        &params,
+        super::output::limited(frame, params.limit),
+        totals,
+    );
     report
         .extra
         .insert("disagreements".to_owned(), Json::Array(rows_json(&calls)?));

@@ -219,5 +219,11 @@ pub fn run(
         &shaped,
         &["requests", "fallbacks", "cost_usd", "unpriced_requests"],
     )?;
-    Ok(Report::new("routing", params, shaped.head(params.limit), totals).with_grain(usage.grain))
+    Ok(Report::new(
+        "routing",
+        params,
+        super::output::limited(shaped, params.limit),
+        totals,
+    )
+    .with_grain(usage.grain))
 }

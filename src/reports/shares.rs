@@ -108,7 +108,13 @@ pub fn model_mix(conn: &Connection, params: &CommonParams) -> Result<Report, Rep
         )
         .collect()?;
     let totals = totals(&shaped, &["requests", "tokens", "cost_usd", "unpriced_requests"])?;
-    Ok(Report::new("model-mix", params, shaped.head(params.limit), totals).with_grain(grain))
+    Ok(Report::new(
+        "model-mix",
+        params,
+        super::output::limited(shaped, params.limit),
+        totals,
+    )
+    .with_grain(grain))
 }
 
 /// `errors`: per group (and bucket), requests by status and error type, and each one's share of
@@ -152,7 +158,13 @@ pub fn errors(conn: &Connection, params: &CommonParams) -> Result<Report, Report
         )
         .collect()?;
     let totals = totals(&shaped, &["requests", "errors"])?;
-    Ok(Report::new("errors", params, shaped.head(params.limit), totals).with_grain(grain))
+    Ok(Report::new(
+        "errors",
+        params,
+        super::output::limited(shaped, params.limit),
+        totals,
+    )
+    .with_grain(grain))
 }
 
 fn ratio(numerator: Expr, denominator: Expr) -> Expr {
@@ -209,5 +221,11 @@ pub fn cache_savings(conn: &Connection, params: &CommonParams) -> Result<Report,
             "cost_usd",
         ],
     )?;
-    Ok(Report::new("cache-savings", params, shaped.head(params.limit), totals).with_grain(grain))
+    Ok(Report::new(
+        "cache-savings",
+        params,
+        super::output::limited(shaped, params.limit),
+        totals,
+    )
+    .with_grain(grain))
 }

@@ -177,6 +177,6 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
     let usage = usage(conn, params)?;
     let shaped = shape_grouped(usage.frame, params, &usage.buckets, &usage.tag_keys, METRICS)?;
     let totals = totals(&shaped, METRICS)?;
-    let limited = shaped.head(params.limit);
+    let limited = super::output::limited(shaped, params.limit);
     Ok(Report::new("spend", params, limited, totals).with_grain(usage.grain))
 }

@@ -70,5 +70,10 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
     let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
     let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
     let totals = totals(&frame, METRICS)?;
-    Ok(Report::new("unpriced", params, frame.head(params.limit), totals))
+    Ok(Report::new(
+        "unpriced",
+        params,
+        super::output::limited(frame, params.limit),
+        totals,
+    ))
 }

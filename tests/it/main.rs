@@ -7,6 +7,7 @@
 mod support;
 
 mod adapters;
+mod analytics;
 mod cli;
 mod config;
 mod crash;
