@@ -14,7 +14,9 @@ use llm_ledger::ingest::FormatChoice;
 use llm_ledger::ingest::body::Encoding;
 use llm_ledger::pipeline::{self, IngestResponse, RejectedOut};
 use llm_ledger::pricing::{self, spec::parse_instant};
-use llm_ledger::{api, reports, server, store};
+use llm_ledger::synth::formats::{SynthFormat, write_ndjson};
+use llm_ledger::synth::{Synth, SynthOptions};
+use llm_ledger::{api, bench, reports, server, store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +70,68 @@ enum Command {
     Prices(PricesCommand),
     /// Price the stored events of a period again (after prices or contracts changed).
     Reprice(RepriceArgs),
+    /// Write synthetic LLM traffic (deterministic from a seed) in a gateway's format.
+    Generate(GenerateArgs),
+    /// Benchmarks on generated traffic.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "canonical")]
+    format: SynthFormat,
+    /// Number of calls.
+    #[arg(long, default_value_t = 1000)]
+    events: u64,
+    /// Seed: the same seed and options write the same file.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Days of traffic, ending at --end.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// End of the traffic, exclusive (YYYY-MM-DD or RFC 3339) [default: today 00:00 UTC].
+    #[arg(long)]
+    end: Option<String>,
+    /// Spans per OTLP document (otel only).
+    #[arg(long, default_value_t = 100)]
+    spans_per_document: usize,
+    /// Write here instead of standard output; `.gz` or `.zst` compresses.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Load N generated events into a ledger directory (reused when it already holds them), then
+    /// time every report.
+    Reports(BenchReportsArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchReportsArgs {
+    /// Events to store.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Days the events span (the reports cover the last 30 of them, or all when fewer).
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Seed of the generated traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Timed runs per report, after one warm-up run.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Events per write transaction while loading.
+    #[arg(long, default_value_t = 50_000)]
+    batch: usize,
+    /// Ledger directory of the benchmark [default: <data_dir>/bench-<events>].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Also write the timings as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -240,6 +304,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = build_config(&global, None)?;
             init_logging("warn");
             reprice(&config, &args)
+        }
+        Command::Generate(args) => generate(&args),
+        Command::Bench(BenchCommand::Reports(args)) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            bench_reports(config, &args)
         }
         Command::Prices(PricesCommand::BuildCatalog {
             litellm_map,
@@ -855,4 +925,174 @@ fn write_table(out: &mut impl Write, document: &serde_json::Value) -> anyhow::Re
         writeln!(out, "totals: {}", summary.join("  "))?;
     }
     Ok(())
+}
+
+fn today() -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    let now = chrono::Utc::now();
+    now.duration_trunc(chrono::Duration::days(1)).unwrap_or(now)
+}
+
+fn generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
+    let end = match &args.end {
+        Some(text) => parse_instant(text).context("--end: expected YYYY-MM-DD or RFC 3339")?,
+        None => today(),
+    };
+    let synth = Synth::new(SynthOptions {
+        seed: args.seed,
+        events: args.events,
+        end,
+        days: args.days,
+    });
+    let started = Instant::now();
+    let lines = match &args.out {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let lines = write_ndjson(&mut out, args.format, synth, args.spans_per_document)?;
+            out.flush()?;
+            lines
+        }
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file = std::io::BufWriter::with_capacity(1 << 20, file);
+            let name = path.to_string_lossy();
+            if name.ends_with(".gz") {
+                let mut out = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+                let lines = write_ndjson(&mut out, args.format, synth, args.spans_per_document)?;
+                out.finish()?.flush()?;
+                lines
+            } else if name.ends_with(".zst") {
+                let mut out = zstd::Encoder::new(file, 3)?;
+                let lines = write_ndjson(&mut out, args.format, synth, args.spans_per_document)?;
+                out.finish()?.flush()?;
+                lines
+            } else {
+                let mut out = file;
+                let lines = write_ndjson(&mut out, args.format, synth, args.spans_per_document)?;
+                out.flush()?;
+                lines
+            }
+        }
+    };
+    if let Some(path) = &args.out {
+        let bytes = std::fs::metadata(path)
+            .map(|metadata| metadata.len())
+            .unwrap_or(0);
+        eprintln!(
+            "{} {} calls in {} lines to {} ({}) in {:.1} s",
+            args.events,
+            args.format.name(),
+            lines,
+            path.display(),
+            bench::human_bytes(bytes),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_reports(mut config: Config, args: &BenchReportsArgs) -> anyhow::Result<ExitCode> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join(format!("bench-{}", args.events)));
+    config.data_dir.clone_from(&dir);
+    println!("machine: {}", bench::machine());
+    println!("ledger:  {}", dir.display());
+    let ledger = server::open_ledger(&config)?;
+    let (mut count, _) = bench::reports::stored(&ledger)?;
+    if count == 0 {
+        let options = SynthOptions {
+            seed: args.seed,
+            events: args.events,
+            end: today(),
+            days: args.days,
+        };
+        let bar = indicatif::ProgressBar::new(args.events);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "loading {bar:40} {pos}/{len} events, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let summary = bench::reports::load(&ledger, &options, args.batch, |done| bar.set_position(done))?;
+        bar.finish_and_clear();
+        let teams: Vec<String> = Synth::new(options.clone())
+            .teams()
+            .iter()
+            .map(|team| team.name.to_string())
+            .collect();
+        bench::reports::add_budgets(&ledger, &teams)?;
+        let (rss, peak) = bench::memory().unwrap_or_default();
+        #[allow(clippy::cast_precision_loss)]
+        let rate = summary.accepted as f64 / summary.seconds;
+        println!(
+            "loaded:  {} events ({} duplicates) in {:.1} s = {:.0} events/s through parse → price → store; RSS {} (peak {})",
+            summary.accepted,
+            summary.duplicates,
+            summary.seconds,
+            rate,
+            bench::human_bytes(rss),
+            bench::human_bytes(peak)
+        );
+        count = summary.accepted;
+    } else if count != args.events {
+        bail!(
+            "{} holds {count} events, not {}: choose another --dir or delete it",
+            dir.display(),
+            args.events
+        );
+    } else {
+        println!("reusing {count} stored events");
+    }
+    let (_, last) = bench::reports::stored(&ledger)?;
+    let end = last.context("the benchmark ledger is empty")?;
+    let bytes = bench::store_bytes(&dir);
+    #[allow(clippy::cast_precision_loss)]
+    let per_event = bytes as f64 / count.max(1) as f64;
+    println!(
+        "store:   {} on disk ({per_event:.0} bytes per event)",
+        bench::human_bytes(bytes)
+    );
+    bench::reset_peak_memory();
+    println!();
+    println!(
+        "{:<44} {:>8} {:>10} {:>10} {:>10}  grain",
+        "report", "rows", "min ms", "median ms", "max ms"
+    );
+    let timings = bench::reports::time_reports(&ledger, end, args.days.min(30), args.runs, |timing| {
+        println!(
+            "{:<44} {:>8} {:>10.1} {:>10.1} {:>10.1}  {}",
+            timing.label,
+            timing.rows,
+            timing.min_ms,
+            timing.median_ms,
+            timing.max_ms,
+            timing.grain.as_deref().unwrap_or("-")
+        );
+    })?;
+    let (rss, peak) = bench::memory().unwrap_or_default();
+    println!();
+    println!(
+        "memory:  RSS {} now, peak {} while reporting",
+        bench::human_bytes(rss),
+        bench::human_bytes(peak)
+    );
+    if let Some(path) = &args.json {
+        let document = serde_json::json!({"machine": bench::machine(), "events": count, "store_bytes": bytes,
+            "peak_rss_bytes": peak, "timings": timings});
+        std::fs::write(path, serde_json::to_string_pretty(&document)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let server::Ledger {
+        writer,
+        writer_thread,
+        ..
+    } = ledger;
+    drop(writer);
+    writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,9 @@
 //! [`api`] (actix-web handlers and the OpenAPI document). [`pipeline`] is the ingest path both
 //! the HTTP endpoint and the CLI importer use; [`server`] wires a running ledger together.
 
+// `serde_json::json!` documents of the synthetic LiteLLM payloads nest deeper than the default.
+#![recursion_limit = "256"]
+
 pub mod model;
 
 pub mod config;
@@ -19,3 +22,6 @@ pub mod reports;
 
 pub mod api;
 pub mod server;
+
+pub mod bench;
+pub mod synth;

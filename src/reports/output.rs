@@ -41,7 +41,12 @@ pub fn query_frame(
         }
     }
     match combined {
-        Some(frame) => Ok(frame),
+        // One chunk per column: DuckDB hands over a frame per vector, and series iteration
+        // (bucket labels, budgets' daily series) needs contiguous columns.
+        Some(mut frame) => {
+            frame.as_single_chunk_par();
+            Ok(frame)
+        }
         None => {
             let columns: Vec<Column> = empty_schema
                 .iter()
