@@ -144,3 +144,110 @@ fn import_into_a_running_server() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `generate` writes each format deterministically; every generated record is accepted by the
+/// server as that format, and the same traffic costs the same whichever gateway logged it.
+#[test]
+fn generated_traffic_in_every_format_ingests_and_prices_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn();
+    let mut costs = Vec::new();
+    for format in ["canonical", "litellm", "otel"] {
+        let path = dir.path().join(format!("{format}.ndjson.gz"));
+        let output = ledger()
+            .args([
+                "generate", "--format", format, "--events", "400", "--seed", "9", "--days", "3",
+            ])
+            .args(["--end", "2026-11-20", "--spans-per-document", "40", "--out"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let again = ledger()
+            .args([
+                "generate", "--format", format, "--events", "400", "--seed", "9", "--days", "3",
+            ])
+            .args(["--end", "2026-11-20", "--spans-per-document", "40"])
+            .output()
+            .unwrap();
+        let body = std::fs::read(&path).unwrap();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body.as_slice()), &mut plain).unwrap();
+        assert_eq!(
+            plain, again.stdout,
+            "{format}: the same seed writes the same bytes"
+        );
+
+        let (status, response) = app.ingest_with("", body, &[("content-encoding", "gzip")]);
+        assert_eq!(status, 200, "{response}");
+        assert_eq!(response["format"], format);
+        assert_eq!(
+            (response["accepted"].as_u64(), response["rejected"].as_u64()),
+            (Some(400), Some(0)),
+            "{response}"
+        );
+        let spend = app.spend(&format!(
+            "from=2026-11-17&to=2026-11-20&source={format}&group_by=model"
+        ));
+        let unpriced = spend["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["model"] == "acme-triage-7b");
+        if let Some(row) = unpriced {
+            assert!(row["unpriced_requests"].as_u64().unwrap() > 0, "{row}");
+        }
+        costs.push(spend["totals"]["cost_usd"].clone());
+    }
+    // A canonical record and a LiteLLM payload of the same call price the same. (OTel has no
+    // gateway-cache attribute, so its response-cache hits are priced as calls.)
+    assert_eq!(costs[0], costs[1]);
+    let dollars =
+        |value: &serde_json::Value| value.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+    assert!(dollars(&costs[2]) >= dollars(&costs[0]), "{costs:?}");
+}
+
+/// `bench reports` loads generated events through the pipeline and times every report (a smoke
+/// run: the figures themselves belong in the README, not in assertions).
+#[test]
+fn bench_reports_loads_and_times_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("timings.json");
+    let run = || {
+        ledger()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args([
+                "bench", "reports", "--events", "3000", "--days", "5", "--runs", "1", "--batch", "1000",
+                "--json",
+            ])
+            .arg(&json)
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("loaded:  3000 events"), "{stdout}");
+    let timings: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let timings = timings["timings"].as_array().unwrap();
+    assert!(timings.len() >= 15);
+    let first = &timings[0];
+    assert_eq!(first["report"], "spend");
+    assert_eq!(
+        first["grain"], "hourly",
+        "the dashboard question reads the rollup"
+    );
+    assert!(first["rows"].as_u64().unwrap() > 10);
+    // A second run reuses the stored events.
+    let output = run();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("reusing 3000 stored events"));
+}
