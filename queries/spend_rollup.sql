@@ -1,10 +1,13 @@
--- spend_rollup: `spend.sql` over the hourly rollup (`rollup_hourly`): the same columns, for the
--- dimensions the rollup keeps (no user, API key or tags). Used when every bound and bucket start
--- is on a whole UTC hour; reads thousands of rollup rows instead of millions of events.
+-- spend_rollup: `spend.sql` over a rollup: the same columns, for the dimensions the rollups keep
+-- (no user, API key or tags). A template for both rollups: `{rollup}` is `rollup_daily` with
+-- `{unit}` `day` (used when every bound and bucket start is a UTC midnight) or `rollup_hourly`
+-- with `hour` (every bound and bucket start on a whole UTC hour). Reads thousands of rollup rows
+-- instead of millions of events.
 --
 -- Parameters:
 --   $from, $to                 TIMESTAMP    half-open range [from, to), UTC
 --   $bucket_starts             TIMESTAMP[]  sorted bucket starts, UTC; the first is <= $from
+--   $unit_seconds              BIGINT       (bound for every bucketed report; unused here)
 --   $g_<dimension>             BOOLEAN      group by that dimension (team, project, provider,
 --                                           model, model_requested, route, source, status,
 --                                           error_type)
@@ -22,11 +25,18 @@
 WITH buckets AS (
     SELECT unnest($bucket_starts::TIMESTAMP[]) AS bucket_start
 ),
+-- Each hour or day of the range with its bucket: rollup rows join it on equality (a hash join
+-- on a small table, not an ASOF join per row).
+units AS (
+    SELECT u.unit_start, b.bucket_start
+    FROM (SELECT unnest(range($from::TIMESTAMP, $to::TIMESTAMP, INTERVAL 1 {unit})) AS unit_start) u
+    ASOF JOIN buckets b ON u.unit_start >= b.bucket_start
+),
 rows AS (
     SELECT *
-    FROM rollup_hourly
-    WHERE hour >= $from::TIMESTAMP
-      AND hour < $to::TIMESTAMP
+    FROM {rollup}
+    WHERE {unit} >= $from::TIMESTAMP
+      AND {unit} < $to::TIMESTAMP
       AND ($f_team::VARCHAR[] IS NULL OR list_contains($f_team::VARCHAR[], team))
       AND ($f_project::VARCHAR[] IS NULL OR list_contains($f_project::VARCHAR[], project))
       AND ($f_provider::VARCHAR[] IS NULL OR list_contains($f_provider::VARCHAR[], provider))
@@ -66,6 +76,6 @@ SELECT
     sum(CASE WHEN e.fallback_from IS NOT NULL THEN e.requests ELSE 0 END)::BIGINT AS fallbacks,
     sum(e.attempts)::BIGINT AS attempts
 FROM rows e
-ASOF JOIN buckets b ON e.hour >= b.bucket_start
+JOIN units b ON e.{unit} = b.unit_start
 GROUP BY ALL
 ORDER BY b.bucket_start

@@ -3,16 +3,14 @@
 //! events (rollups cannot merge percentiles).
 
 use duckdb::Connection;
-use duckdb::types::Value;
 use polars::prelude::{DataType, TimeUnit};
 use serde::Serialize;
 
 use super::buckets::buckets;
-use super::filters::{Bindings, Grain, bind_dimensions};
+use super::filters::{Bindings, Grain, bind_dimensions, bind_event_unit, bind_range};
 use super::output::{query_frame, shape_grouped, totals};
 use super::params::CommonParams;
 use super::{Report, ReportError};
-use crate::store::reader::timestamp_value;
 
 pub const SQL: &str = include_str!("../../queries/latency.sql");
 
@@ -92,17 +90,8 @@ fn empty_schema() -> Vec<(&'static str, DataType)> {
 pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportError> {
     let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
     let mut bindings = Bindings::default();
-    bindings.set("from", timestamp_value(params.from));
-    bindings.set("to", timestamp_value(params.to));
-    bindings.set(
-        "bucket_starts",
-        Value::List(
-            buckets
-                .iter()
-                .map(|bucket| timestamp_value(bucket.start))
-                .collect(),
-        ),
-    );
+    bind_range(&mut bindings, params.from, params.to, &buckets);
+    bind_event_unit(&mut bindings, &buckets);
     let tag_keys = bind_dimensions(params, &mut bindings, Grain::Events)?;
     let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
     let frame = query_frame(&mut statement, &bindings, &empty_schema())?;

@@ -142,6 +142,7 @@ pub enum GrainChoice {
     Auto,
     Events,
     Hourly,
+    Daily,
 }
 
 /// Row order of a report.
@@ -259,10 +260,11 @@ impl CommonParams {
                         "auto" => GrainChoice::Auto,
                         "events" => GrainChoice::Events,
                         "hourly" => GrainChoice::Hourly,
+                        "daily" => GrainChoice::Daily,
                         other => {
                             return Err(ReportError::invalid(
                                 "grain",
-                                format!("expected auto, events or hourly, got `{other}`"),
+                                format!("expected auto, events, hourly or daily, got `{other}`"),
                             ));
                         }
                     }

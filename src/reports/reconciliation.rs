@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::buckets::buckets;
-use super::filters::{Bindings, Grain, bind_filters};
+use super::filters::{Bindings, Grain, bind_event_unit, bind_filters, bind_range};
 use super::output::{label_buckets, query_frame, rows_json, totals};
 use super::params::{CommonParams, TimeBucket};
 use super::{Report, ReportError, require_fixed_groups};
@@ -109,17 +109,9 @@ pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Re
     let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
 
     let mut bindings = Bindings::default();
-    bindings.set("from", timestamp_value(params.from));
-    bindings.set("to", timestamp_value(params.to));
-    bindings.set(
-        "bucket_starts",
-        Value::List(
-            buckets
-                .iter()
-                .map(|bucket| timestamp_value(bucket.start))
-                .collect(),
-        ),
-    );
+
+    bind_range(&mut bindings, params.from, params.to, &buckets);
+    bind_event_unit(&mut bindings, &buckets);
     bind_filters(&params, &mut bindings, Grain::Events)?;
     let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
     let mut frame = query_frame(&mut statement, &bindings, &empty_schema())?;

@@ -2,8 +2,9 @@
 //! cost per group
 //! and time bucket. SQL: `queries/spend.sql`.
 
+use std::sync::LazyLock;
+
 use duckdb::Connection;
-use duckdb::types::Value;
 use polars::prelude::{DataFrame, DataType};
 use serde::Serialize;
 
@@ -11,13 +12,25 @@ use super::Report;
 use super::ReportError;
 use super::buckets::Bucket;
 use super::buckets::buckets;
-use super::filters::{Bindings, Grain, bind_dimensions, choose_grain};
+use super::filters::{Bindings, Grain, bind_dimensions, bind_event_unit, bind_range, choose_grain};
 use super::output::{query_frame, shape_grouped, totals};
 use super::params::CommonParams;
-use crate::store::reader::timestamp_value;
 
 pub const SQL: &str = include_str!("../../queries/spend.sql");
+/// `spend_rollup.sql`, a template over either rollup.
 pub const ROLLUP_SQL: &str = include_str!("../../queries/spend_rollup.sql");
+/// `spend_rollup.sql` over `rollup_hourly`.
+pub static HOURLY_SQL: LazyLock<String> = LazyLock::new(|| {
+    ROLLUP_SQL
+        .replace("{rollup}", "rollup_hourly")
+        .replace("{unit}", "hour")
+});
+/// `spend_rollup.sql` over `rollup_daily`.
+pub static DAILY_SQL: LazyLock<String> = LazyLock::new(|| {
+    ROLLUP_SQL
+        .replace("{rollup}", "rollup_daily")
+        .replace("{unit}", "day")
+});
 
 /// The metric columns of a spend row, in output order.
 pub const METRICS: &[&str] = &[
@@ -135,7 +148,7 @@ pub struct Usage {
     pub grain: Grain,
 }
 
-/// Runs `spend.sql` or `spend_rollup.sql` for `params`.
+/// Runs `spend.sql` or `spend_rollup.sql` (over the coarsest rollup that answers) for `params`.
 ///
 /// # Errors
 /// Invalid parameters, or a failing query.
@@ -143,21 +156,15 @@ pub fn usage(conn: &Connection, params: &CommonParams) -> Result<Usage, ReportEr
     let buckets = buckets(params.from, params.to, params.bucket, params.tz)?;
     let grain = choose_grain(params, &buckets)?;
     let mut bindings = Bindings::default();
-    bindings.set("from", timestamp_value(params.from));
-    bindings.set("to", timestamp_value(params.to));
-    bindings.set(
-        "bucket_starts",
-        Value::List(
-            buckets
-                .iter()
-                .map(|bucket| timestamp_value(bucket.start))
-                .collect(),
-        ),
-    );
+    bind_range(&mut bindings, params.from, params.to, &buckets);
     let tag_keys = bind_dimensions(params, &mut bindings, grain)?;
-    let sql = match grain {
-        Grain::Events => SQL,
-        Grain::Hourly => ROLLUP_SQL,
+    let sql: &str = match grain {
+        Grain::Events => {
+            bind_event_unit(&mut bindings, &buckets);
+            SQL
+        }
+        Grain::Hourly => &HOURLY_SQL,
+        Grain::Daily => &DAILY_SQL,
     };
     let mut statement = conn.prepare_cached(sql).map_err(ReportError::Query)?;
     let frame = query_frame(&mut statement, &bindings, &empty_schema())?;

@@ -353,7 +353,24 @@ fn commit_ingest_group(conn: &mut Connection, group: Vec<(Vec<PricedRecord>, Rep
     }
 }
 
-pub const ROLLUP_UPSERT_SQL: &str = include_str!("../../queries/rollup_upsert.sql");
+/// `rollup_upsert.sql`, a template over either rollup.
+pub const ROLLUP_UPSERT_TEMPLATE: &str = include_str!("../../queries/rollup_upsert.sql");
+
+/// The upserts of both rollups, hourly then daily, as one batch.
+pub static ROLLUP_UPSERT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    [("rollup_hourly", "hour"), ("rollup_daily", "day")]
+        .iter()
+        .map(|(rollup, unit)| {
+            ROLLUP_UPSERT_TEMPLATE
+                .replace("{rollup}", rollup)
+                .replace("{unit}", unit)
+                .trim_end()
+                .trim_end_matches(';')
+                .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join(";\n")
+});
 
 /// Creates the writer's temp staging tables (per connection, empty between transactions):
 /// `staged_events` (the columns of `usage_events` and a `sign`) feeds the rollups,
@@ -372,8 +389,8 @@ pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
 /// Adds staged events to the hourly rollups and staged lines to the FOCUS ledger, then empties
 /// the staging tables. Runs inside the caller's transaction.
 pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
-    tx.execute_batch(ROLLUP_UPSERT_SQL)
-        .map_err(StoreError::db("updating the hourly rollups"))?;
+    tx.execute_batch(&ROLLUP_UPSERT_SQL)
+        .map_err(StoreError::db("updating the rollups"))?;
     if !lines.is_empty() {
         let batch = lines.to_record_batch()?;
         let mut appender = tx

@@ -110,6 +110,12 @@ fn rollups_agree_with_events_after_random_ingests_duplicates_and_repricing() {
         assert_eq!(hourly["grain"], "hourly");
         assert_eq!(events["rows"], hourly["rows"], "{query}");
         assert_eq!(events["totals"], hourly["totals"], "{query}");
+        if !query.contains("bucket=hour") && !query.contains("tz=") {
+            let daily = report(&app, "spend", &format!("{query}&grain=daily&order=group"));
+            assert_eq!(daily["grain"], "daily");
+            assert_eq!(events["rows"], daily["rows"], "{query}");
+            assert_eq!(events["totals"], daily["totals"], "{query}");
+        }
     }
     // Without `limit` every row comes back (3 days × 24 hours × up to 3 teams).
     let hourly = report(
@@ -135,8 +141,19 @@ fn rollups_agree_with_events_after_random_ingests_duplicates_and_repricing() {
     // The planner picks the rollup when it can and the events when it must.
     assert_eq!(
         report(&app, "spend", "from=2026-11-01&to=2026-11-04&group_by=team")["grain"],
-        "hourly"
+        "daily"
     );
+    for hour_aligned in [
+        "from=2026-11-01&to=2026-11-04&group_by=team&bucket=hour",
+        "from=2026-11-01T05:00:00Z&to=2026-11-04",
+        "from=2026-11-01&to=2026-11-04&bucket=day&tz=America/New_York",
+    ] {
+        assert_eq!(
+            report(&app, "spend", hour_aligned)["grain"],
+            "hourly",
+            "{hour_aligned}"
+        );
+    }
     assert_eq!(
         report(&app, "spend", "from=2026-11-01&to=2026-11-04&group_by=user")["grain"],
         "events"

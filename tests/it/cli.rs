@@ -243,8 +243,8 @@ fn bench_reports_loads_and_times_every_report() {
     let first = &timings[0];
     assert_eq!(first["report"], "spend");
     assert_eq!(
-        first["grain"], "hourly",
-        "the dashboard question reads the rollup"
+        first["grain"], "daily",
+        "the dashboard question reads the daily rollup"
     );
     assert!(first["rows"].as_u64().unwrap() > 10);
     // A second run reuses the stored events.

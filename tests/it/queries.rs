@@ -16,19 +16,30 @@ fn every_query_prepares_against_the_schema() {
     for entry in std::fs::read_dir(queries).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|ext| ext == "sql") {
-            let sql = std::fs::read_to_string(&path).unwrap();
-            store
-                .readers
-                .with_conn(|conn| {
-                    conn.prepare(&sql)
-                        .map(|_| ())
-                        .map_err(|e| llm_ledger::store::StoreError::Db {
-                            context: "prepare",
-                            source: e,
-                        })
-                })
-                .unwrap_or_else(|error| panic!("{}: {error:?}", path.display()));
-            checked += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Rollup templates are prepared for each rollup.
+            let variants: Vec<String> = if text.contains("{rollup}") {
+                [("rollup_hourly", "hour"), ("rollup_daily", "day")]
+                    .iter()
+                    .map(|(rollup, unit)| text.replace("{rollup}", rollup).replace("{unit}", unit))
+                    .collect()
+            } else {
+                vec![text]
+            };
+            for sql in variants {
+                store
+                    .readers
+                    .with_conn(|conn| {
+                        conn.prepare(&sql)
+                            .map(|_| ())
+                            .map_err(|e| llm_ledger::store::StoreError::Db {
+                                context: "prepare",
+                                source: e,
+                            })
+                    })
+                    .unwrap_or_else(|error| panic!("{}: {error:?}", path.display()));
+                checked += 1;
+            }
         }
     }
     assert!(checked >= 2);

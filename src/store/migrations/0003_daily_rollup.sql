@@ -1,0 +1,75 @@
+-- 0003_daily_rollup: the daily rollup, for reports whose bounds and buckets are UTC midnights
+-- (a 30-day dashboard reads 30 days of rows instead of 720 hours of them). Same dimensions and
+-- measures as `rollup_hourly`, maintained by the writer in the same transaction
+-- (`queries/rollup_upsert.sql`), and filled here from the hourly rollup of an existing ledger.
+
+CREATE TABLE rollup_daily (
+    rollup_key            UHUGEINT      PRIMARY KEY,
+    day                   TIMESTAMP     NOT NULL,
+    source                VARCHAR       NOT NULL,
+    team                  VARCHAR       NOT NULL,
+    project               VARCHAR,
+    provider              VARCHAR       NOT NULL,
+    model_key             VARCHAR       NOT NULL,
+    model_requested       VARCHAR       NOT NULL,
+    route                 VARCHAR,
+    fallback_from         VARCHAR,
+    status_code           SMALLINT      NOT NULL,
+    error_type            VARCHAR,
+    cost_source           VARCHAR       NOT NULL,
+    service_tier          VARCHAR       NOT NULL,
+    cache_hit             BOOLEAN       NOT NULL,
+    requests              BIGINT        NOT NULL,
+    records               BIGINT        NOT NULL,
+    errors                BIGINT        NOT NULL,
+    attempts              BIGINT        NOT NULL,
+    input_tokens          BIGINT        NOT NULL,
+    output_tokens         BIGINT        NOT NULL,
+    cached_input_tokens   BIGINT        NOT NULL,
+    cache_write_tokens    BIGINT        NOT NULL,
+    cache_write_1h_tokens BIGINT        NOT NULL,
+    reasoning_tokens      BIGINT        NOT NULL,
+    cost_usd              DECIMAL(38,12),
+    list_cost_usd         DECIMAL(38,12),
+    reported_cost_usd     DECIMAL(38,12),
+    reported_requests     BIGINT        NOT NULL,
+    unpriced_requests     BIGINT        NOT NULL,
+    cache_savings_usd     DECIMAL(38,12),
+    cache_hit_savings_usd DECIMAL(38,12),
+    latency_ms_sum        DOUBLE        NOT NULL,
+    latency_count         BIGINT        NOT NULL,
+    ttft_ms_sum           DOUBLE        NOT NULL,
+    ttft_count            BIGINT        NOT NULL
+);
+
+INSERT INTO rollup_daily
+SELECT
+    md5_number(concat_ws(chr(31),
+        day::VARCHAR, source, team, coalesce(project, chr(30)), provider, model_key,
+        model_requested, coalesce(route, chr(30)), coalesce(fallback_from, chr(30)),
+        status_code::VARCHAR, coalesce(error_type, chr(30)), cost_source, service_tier,
+        cache_hit::VARCHAR)) AS rollup_key,
+    day, source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit,
+    sum(requests)::BIGINT AS requests,
+    sum(records)::BIGINT AS records,
+    sum(errors)::BIGINT AS errors,
+    sum(attempts)::BIGINT AS attempts,
+    sum(input_tokens)::BIGINT AS input_tokens,
+    sum(output_tokens)::BIGINT AS output_tokens,
+    sum(cached_input_tokens)::BIGINT AS cached_input_tokens,
+    sum(cache_write_tokens)::BIGINT AS cache_write_tokens,
+    sum(cache_write_1h_tokens)::BIGINT AS cache_write_1h_tokens,
+    sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
+    sum(cost_usd)::DECIMAL(38, 12) AS cost_usd,
+    sum(list_cost_usd)::DECIMAL(38, 12) AS list_cost_usd,
+    sum(reported_cost_usd)::DECIMAL(38, 12) AS reported_cost_usd,
+    sum(reported_requests)::BIGINT AS reported_requests,
+    sum(unpriced_requests)::BIGINT AS unpriced_requests,
+    sum(cache_savings_usd)::DECIMAL(38, 12) AS cache_savings_usd,
+    sum(cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd,
+    sum(latency_ms_sum)::DOUBLE AS latency_ms_sum,
+    sum(latency_count)::BIGINT AS latency_count,
+    sum(ttft_ms_sum)::DOUBLE AS ttft_ms_sum,
+    sum(ttft_count)::BIGINT AS ttft_count
+FROM (SELECT date_trunc('day', hour) AS day, * EXCLUDE (rollup_key, hour) FROM rollup_hourly)
+GROUP BY day, source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit;
