@@ -126,13 +126,81 @@ impl Bindings {
         self.pairs.push((name.to_owned(), value));
     }
 
-    /// The bindings in the form duckdb's named-parameter APIs take.
-    pub fn as_params(&self) -> Vec<(&str, &dyn duckdb::ToSql)> {
+    /// The bindings in the form duckdb's named-parameter APIs take, for the parameters `sql`
+    /// uses.
+    pub fn as_params(&self, sql: &str) -> Vec<(&str, &dyn duckdb::ToSql)> {
         self.pairs
             .iter()
+            .filter(|(name, _)| mentions(sql, name))
             .map(|(name, value)| (name.as_str(), value as &dyn duckdb::ToSql))
             .collect()
     }
+
+    /// `sql` with the switches among the bindings written as literals, so DuckDB folds them
+    /// away when it plans: a boolean `$g_team::BOOLEAN` becomes `TRUE` or `FALSE`, and for a NULL
+    /// binding `$f_team::VARCHAR[] IS NULL` becomes `TRUE` (`IS NOT NULL`, `FALSE`). A report
+    /// that does not group by a dimension then neither reads nor hashes its column, and an
+    /// absent filter costs nothing. Only these switches (from the closed lists of dimensions
+    /// and filters) are written into the SQL; every value stays a bound parameter.
+    #[must_use]
+    pub fn render(&self, sql: &str) -> String {
+        let mut sql = sql.to_owned();
+        for (name, value) in &self.pairs {
+            match value {
+                Value::Boolean(flag) => {
+                    sql = sql.replace(&format!("${name}::BOOLEAN"), if *flag { "TRUE" } else { "FALSE" });
+                }
+                Value::Null => sql = fold_null_tests(&sql, name),
+                _ => {}
+            }
+        }
+        sql
+    }
+}
+
+/// Whether `sql` uses the parameter `$name` (not merely one whose name starts with it).
+fn mentions(sql: &str, name: &str) -> bool {
+    let needle = format!("${name}");
+    sql.match_indices(&needle).any(|(at, _)| {
+        !sql[at + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|next| next.is_ascii_alphanumeric() || next == '_')
+    })
+}
+
+/// Replaces `$name::TYPE IS NULL` with `TRUE` and `$name::TYPE IS NOT NULL` with `FALSE`.
+fn fold_null_tests(sql: &str, name: &str) -> String {
+    let needle = format!("${name}::");
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find(&needle) {
+        let after = &rest[at + needle.len()..];
+        let type_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '[' || c == ']' || c == '_'))
+            .unwrap_or(after.len());
+        let tail = &after[type_len..];
+        let (literal, consumed) = if tail.starts_with(" IS NULL") {
+            (Some("TRUE"), type_len + " IS NULL".len())
+        } else if tail.starts_with(" IS NOT NULL") {
+            (Some("FALSE"), type_len + " IS NOT NULL".len())
+        } else {
+            (None, 0)
+        };
+        out.push_str(&rest[..at]);
+        match literal {
+            Some(literal) => {
+                out.push_str(literal);
+                rest = &after[consumed..];
+            }
+            None => {
+                out.push_str(&needle);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn text_list(values: &[String]) -> Value {
@@ -242,4 +310,38 @@ pub fn bind_filters(params: &CommonParams, bindings: &mut Bindings, grain: Grain
         bindings.set(&format!("f_tag{}_values", slot + 1), values);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_become_literals_and_values_stay_bound() {
+        let mut bindings = Bindings::default();
+        bindings.set("g_team", Value::Boolean(true));
+        bindings.set("g_user", Value::Boolean(false));
+        bindings.set("f_team", Value::Null);
+        bindings.set("f_tag1_key", Value::Null);
+        bindings.set("f_tag1_values", Value::Null);
+        bindings.set("f_model", Value::List(vec![Value::Text("gpt-4o".to_owned())]));
+        let sql = "SELECT CASE WHEN $g_team::BOOLEAN THEN team END, CASE WHEN $g_user::BOOLEAN THEN user_id END \
+                   WHERE ($f_team::VARCHAR[] IS NULL OR list_contains($f_team::VARCHAR[], team)) \
+                   AND ($f_model::VARCHAR[] IS NULL OR list_contains($f_model::VARCHAR[], model_key)) \
+                   AND ($f_tag1_key::VARCHAR IS NULL OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))";
+        let rendered = bindings.render(sql);
+        assert_eq!(
+            rendered,
+            "SELECT CASE WHEN TRUE THEN team END, CASE WHEN FALSE THEN user_id END \
+                   WHERE (TRUE OR list_contains($f_team::VARCHAR[], team)) \
+                   AND ($f_model::VARCHAR[] IS NULL OR list_contains($f_model::VARCHAR[], model_key)) \
+                   AND (TRUE OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))"
+        );
+        let names: Vec<&str> = bindings
+            .as_params(&rendered)
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(names, ["f_team", "f_tag1_key", "f_tag1_values", "f_model"]);
+    }
 }

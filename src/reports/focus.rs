@@ -49,9 +49,8 @@ pub fn run(conn: &Connection, params: &CommonParams, account: (&str, &str)) -> R
             "the FOCUS export filters by team, project, provider, model or source only",
         ));
     }
-    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
     // With no lines there is no schema to take from DuckDB; an empty export has no columns.
-    let frame = query_frame(&mut statement, &bindings, &[])?;
+    let frame = query_frame(conn, SQL, &bindings, &[])?;
     let mut totals = serde_json::Map::new();
     totals.insert("rows".to_owned(), serde_json::Value::from(frame.height()));
     if frame.height() > 0 {

@@ -93,8 +93,7 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
     bind_range(&mut bindings, params.from, params.to, &buckets);
     bind_event_unit(&mut bindings, &buckets);
     let tag_keys = bind_dimensions(params, &mut bindings, Grain::Events)?;
-    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
-    let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let frame = query_frame(conn, SQL, &bindings, &empty_schema())?;
     let shaped = shape_grouped(frame, params, &buckets, &tag_keys, METRICS)?;
     let totals = totals(&shaped, &["calls", "ttft_calls"])?;
     Ok(Report::new(

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use duckdb::Statement;
+use duckdb::Connection;
 use polars::prelude::*;
 use serde_json::{Map, Value as Json};
 
@@ -15,7 +15,8 @@ use super::buckets::Bucket;
 use super::filters::Bindings;
 use super::params::{CommonParams, Dimension, Order, OutputFormat};
 
-/// Runs a prepared report statement and collects its rows into one DataFrame.
+/// Runs report SQL with its bindings ([`Bindings::render`] first) and collects the rows into
+/// one DataFrame.
 ///
 /// `empty_schema` describes the result when the query returns no rows (DuckDB then yields no
 /// batch to take a schema from).
@@ -23,11 +24,14 @@ use super::params::{CommonParams, Dimension, Order, OutputFormat};
 /// # Errors
 /// [`ReportError::Query`] when DuckDB fails.
 pub fn query_frame(
-    statement: &mut Statement<'_>,
+    conn: &Connection,
+    sql: &str,
     bindings: &Bindings,
     empty_schema: &[(&str, DataType)],
 ) -> Result<DataFrame, ReportError> {
-    let params = bindings.as_params();
+    let sql = bindings.render(sql);
+    let mut statement = conn.prepare_cached(&sql).map_err(ReportError::Query)?;
+    let params = bindings.as_params(&sql);
     let frames = statement
         .query_polars(params.as_slice())
         .map_err(ReportError::Query)?;

@@ -113,8 +113,7 @@ pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Re
     bind_range(&mut bindings, params.from, params.to, &buckets);
     bind_event_unit(&mut bindings, &buckets);
     bind_filters(&params, &mut bindings, Grain::Events)?;
-    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
-    let mut frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let mut frame = query_frame(conn, SQL, &bindings, &empty_schema())?;
     label_buckets(&mut frame, &buckets)?;
     let mut columns: Vec<&str> = vec!["bucket", "source", "provider", "model"];
     columns.extend(METRICS.iter().take(4));
@@ -131,8 +130,7 @@ pub fn run(conn: &Connection, params: &CommonParams, records: Option<i64>) -> Re
         Value::BigInt(records.unwrap_or(DEFAULT_RECORDS).clamp(0, 1000)),
     );
     bind_filters(&params, &mut detail, Grain::Events)?;
-    let mut statement = conn.prepare_cached(RECORDS_SQL).map_err(ReportError::Query)?;
-    let calls = query_frame(&mut statement, &detail, &records_schema())?;
+    let calls = query_frame(conn, RECORDS_SQL, &detail, &records_schema())?;
     let mut report = Report::new(
         "reconciliation",
         &params,

@@ -166,8 +166,7 @@ pub fn usage(conn: &Connection, params: &CommonParams) -> Result<Usage, ReportEr
         Grain::Hourly => &HOURLY_SQL,
         Grain::Daily => &DAILY_SQL,
     };
-    let mut statement = conn.prepare_cached(sql).map_err(ReportError::Query)?;
-    let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let frame = query_frame(conn, sql, &bindings, &empty_schema())?;
     Ok(Usage {
         frame,
         buckets,

@@ -67,8 +67,7 @@ pub fn run(conn: &Connection, params: &CommonParams) -> Result<Report, ReportErr
     bindings.set("from", timestamp_value(params.from));
     bindings.set("to", timestamp_value(params.to));
     bind_filters(params, &mut bindings, Grain::Events)?;
-    let mut statement = conn.prepare_cached(SQL).map_err(ReportError::Query)?;
-    let frame = query_frame(&mut statement, &bindings, &empty_schema())?;
+    let frame = query_frame(conn, SQL, &bindings, &empty_schema())?;
     let totals = totals(&frame, METRICS)?;
     Ok(Report::new(
         "unpriced",
