@@ -3,7 +3,8 @@
 -- nearest calls) over the events, which carry every call's timing; aggregated rows
 -- (request_count > 1) have no timing and are left out.
 --
--- Parameters: as `spend.sql` (from, to, bucket_starts, unit_seconds, $g_*, $f_*, tags).
+-- Parameters: as `spend.sql` (from, to, bucket_starts, unit_seconds, one_bucket, $g_*, $f_*,
+-- tags).
 --
 -- Result columns: bucket_start, the dimensions of spend.sql, calls (with a latency),
 --   latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, latency_mean_ms,
@@ -25,6 +26,10 @@ units AS (
             to_seconds($unit_seconds::BIGINT))) AS unit_start
     ) u
     ASOF JOIN buckets b ON greatest(u.unit_start, $from::TIMESTAMP) >= b.bucket_start
+    WHERE NOT $one_bucket::BOOLEAN
+    UNION ALL
+    -- One bucket holds every event: a one-row table, joined without a key.
+    SELECT NULL::TIMESTAMP AS unit_start, bucket_start FROM buckets WHERE $one_bucket::BOOLEAN
 ),
 events AS (
     SELECT *
@@ -71,7 +76,7 @@ measured AS (
             THEN e.output_tokens / ((e.latency_ms - coalesce(e.ttft_ms, 0)) / 1000.0)
         END AS tokens_per_second
     FROM events e
-    JOIN units b ON time_bucket(to_seconds($unit_seconds::BIGINT), e.ts) = b.unit_start
+    JOIN units b ON $one_bucket::BOOLEAN OR time_bucket(to_seconds($unit_seconds::BIGINT), e.ts) = b.unit_start
 ),
 summary AS (
     SELECT

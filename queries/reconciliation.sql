@@ -6,6 +6,7 @@
 --   $from, $to                 TIMESTAMP    half-open range [from, to), UTC
 --   $bucket_starts             TIMESTAMP[]  sorted bucket starts, UTC; the first is <= $from
 --   $unit_seconds              BIGINT       a length dividing every bucket start but the first
+--   $one_bucket                BOOLEAN      there is one bucket (no time bucketing)
 --   $f_<dimension>             VARCHAR[]    allowed values, or NULL for no filter (team, project,
 --                                           user, api_key, provider, model, model_requested,
 --                                           route, source, error_type; $f_status is INTEGER[])
@@ -31,6 +32,10 @@ units AS (
             to_seconds($unit_seconds::BIGINT))) AS unit_start
     ) u
     ASOF JOIN buckets b ON greatest(u.unit_start, $from::TIMESTAMP) >= b.bucket_start
+    WHERE NOT $one_bucket::BOOLEAN
+    UNION ALL
+    -- One bucket holds every event: a one-row table, joined without a key.
+    SELECT NULL::TIMESTAMP AS unit_start, bucket_start FROM buckets WHERE $one_bucket::BOOLEAN
 ),
 events AS (
     SELECT *
@@ -68,7 +73,7 @@ grouped AS (
             AS not_reported_requests,
         sum(e.request_count) FILTER (WHERE e.cost_source <> 'catalog')::BIGINT AS unpriced_requests
     FROM events e
-    JOIN units b ON time_bucket(to_seconds($unit_seconds::BIGINT), e.ts) = b.unit_start
+    JOIN units b ON $one_bucket::BOOLEAN OR time_bucket(to_seconds($unit_seconds::BIGINT), e.ts) = b.unit_start
     GROUP BY ALL
 )
 SELECT

@@ -98,7 +98,7 @@ pub fn bind_range(bindings: &mut Bindings, from: DateTime<Utc>, to: DateTime<Utc
     );
 }
 
-/// Binds `$unit_seconds` for report SQL that buckets events: the largest of 15 minutes, 1 minute
+/// Binds `$unit_seconds` and `$one_bucket` for report SQL that buckets events: the largest of 15 minutes, 1 minute
 /// and 1 second that divides every bucket start after the first (time-zone offsets are whole
 /// quarter hours since the 1970s; older local mean times need seconds). The SQL maps each unit of
 /// the range to its bucket once and joins the events on their unit (a hash join on a small table
@@ -113,6 +113,7 @@ pub fn bind_event_unit(bindings: &mut Bindings, buckets: &[Bucket]) {
         })
         .unwrap_or(1);
     bindings.set("unit_seconds", Value::BigInt(unit));
+    bindings.set("one_bucket", Value::Boolean(buckets.len() == 1));
 }
 
 /// Named parameters of one statement.
@@ -142,9 +143,10 @@ impl Bindings {
     /// that does not group by a dimension then neither reads nor hashes its column, and an
     /// absent filter costs nothing. Only these switches (from the closed lists of dimensions
     /// and filters) are written into the SQL; every value stays a bound parameter.
+    /// Comments are dropped (so a parameter named in one is not taken as used).
     #[must_use]
     pub fn render(&self, sql: &str) -> String {
-        let mut sql = sql.to_owned();
+        let mut sql = without_comments(sql);
         for (name, value) in &self.pairs {
             match value {
                 Value::Boolean(flag) => {
@@ -156,6 +158,32 @@ impl Bindings {
         }
         sql
     }
+}
+
+/// `sql` without its `--` comments (outside string literals).
+fn without_comments(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.lines() {
+        let mut quoted = false;
+        let mut end = line.len();
+        let bytes = line.as_bytes();
+        for (at, byte) in bytes.iter().enumerate() {
+            match byte {
+                b'\'' => quoted = !quoted,
+                b'-' if !quoted && bytes.get(at + 1) == Some(&b'-') => {
+                    end = at;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let code = line[..end].trim_end();
+        if !code.is_empty() {
+            out.push_str(code);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Whether `sql` uses the parameter `$name` (not merely one whose name starts with it).
@@ -329,13 +357,15 @@ mod tests {
                    WHERE ($f_team::VARCHAR[] IS NULL OR list_contains($f_team::VARCHAR[], team)) \
                    AND ($f_model::VARCHAR[] IS NULL OR list_contains($f_model::VARCHAR[], model_key)) \
                    AND ($f_tag1_key::VARCHAR IS NULL OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))";
-        let rendered = bindings.render(sql);
+        let rendered = bindings.render(&format!(
+            "-- uses $g_team and $f_model\n{sql} AND note <> '--x' -- a comment"
+        ));
         assert_eq!(
-            rendered,
+            rendered.trim_end(),
             "SELECT CASE WHEN TRUE THEN team END, CASE WHEN FALSE THEN user_id END \
                    WHERE (TRUE OR list_contains($f_team::VARCHAR[], team)) \
                    AND ($f_model::VARCHAR[] IS NULL OR list_contains($f_model::VARCHAR[], model_key)) \
-                   AND (TRUE OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))"
+                   AND (TRUE OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR])) AND note <> '--x'"
         );
         let names: Vec<&str> = bindings
             .as_params(&rendered)
