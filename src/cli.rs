@@ -193,14 +193,15 @@ struct ImportArgs {
 
 #[derive(Args, Debug)]
 struct ReportArgs {
-    /// Report name: spend.
+    /// Report name: spend, latency, model-mix, errors, cache-savings, routing, budgets, anomalies,
+    /// unpriced, reconciliation or focus.
     name: String,
     #[arg(long)]
     from: Option<String>,
     #[arg(long)]
     to: Option<String>,
     /// Comma list of dimensions (team, project, user, api_key, provider, model, model_requested,
-    /// route, source, status, tag:KEY).
+    /// route, source, status, error_type, tag:KEY).
     #[arg(long)]
     group_by: Option<String>,
     /// hour, day, week or month.
@@ -212,6 +213,10 @@ struct ReportArgs {
     /// Filter as DIMENSION=VALUE (repeatable; `tag:env=prod`).
     #[arg(long = "filter")]
     filters: Vec<String>,
+    /// Any other report parameter as NAME=VALUE (repeatable): `candidates=a,b`, `at=2026-11-30`,
+    /// `baseline_days=14`, `records=20`, `grain=events`, `order=group`, …
+    #[arg(long = "param")]
+    params: Vec<String>,
     #[arg(long)]
     limit: Option<usize>,
     /// table (default), json or csv.
@@ -814,6 +819,12 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let (name, value) = filter
             .split_once('=')
             .with_context(|| format!("--filter `{filter}`: expected DIMENSION=VALUE"))?;
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    for param in &args.params {
+        let (name, value) = param
+            .split_once('=')
+            .with_context(|| format!("--param `{param}`: expected NAME=VALUE"))?;
         pairs.push((name.to_owned(), value.to_owned()));
     }
     let output = args.output.as_str();
