@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit).
+    /// request_timeout, prices_file, memory_limit, retention).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Directory of the ledger's DuckDB file [default: ./data].
@@ -47,6 +47,9 @@ struct GlobalArgs {
     /// DuckDB memory limit (`2GB`) [default: DuckDB's, 80% of RAM].
     #[arg(long, env = "LEDGER_MEMORY_LIMIT", global = true)]
     memory_limit: Option<String>,
+    /// How long events are kept (`400d`) [default: forever]; older records are refused at ingest.
+    #[arg(long, env = "LEDGER_RETENTION", global = true)]
+    retention: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -418,6 +421,7 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         request_timeout: serve.and_then(|args| args.request_timeout.clone()),
         prices_file: global.prices_file.clone(),
         memory_limit: global.memory_limit.clone(),
+        retention: global.retention.clone(),
     };
     Ok(Config::resolve(file.overlay(cli))?)
 }
@@ -514,8 +518,12 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             let mut bad = false;
             for chunk in chunks {
                 let catalog = catalog.clone().context("the ledger is open")?;
-                let prepared = pipeline::prepare(chunk.body, Encoding::Identity, u64::MAX, choice, &catalog)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut prepared =
+                    pipeline::prepare(chunk.body, Encoding::Identity, u64::MAX, choice, &catalog)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                if let Some(ledger) = &ledger {
+                    prepared.expire(ledger.writer.expired_before(chrono::Utc::now()));
+                }
                 bad |= !prepared.rejected.is_empty();
                 prepared_all.push((prepared, chunk.index_offset, chunk.line_offset));
             }

@@ -17,5 +17,7 @@ pub mod store;
 pub mod pipeline;
 pub mod reports;
 
+pub mod export;
+
 pub mod api;
 pub mod server;

@@ -55,6 +55,7 @@ pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
         store,
         WriterOptions {
             queue_capacity: config.writer_queue,
+            retention: config.retention,
             ..WriterOptions::default()
         },
     )

@@ -9,6 +9,7 @@ use super::StoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "rollups", include_str!("migrations/0002_rollups.sql")),
+    (3, "retention", include_str!("migrations/0003_retention.sql")),
 ];
 
 /// Brings the database up to the latest schema.
