@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit, retention).
+    /// request_timeout, prices_file, memory_limit, retention, lake_dir).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Directory of the ledger's DuckDB file [default: ./data].
@@ -71,6 +71,11 @@ enum Command {
     Prices(PricesCommand),
     /// Price the stored events of a period again (after prices or contracts changed).
     Reprice(RepriceArgs),
+    /// Write the hive-partitioned Parquet lake (`--lake DIR`), or the events as one file.
+    Export(crate::cli_export::ExportArgs),
+    /// Retention: delete events older than the retention period.
+    #[command(subcommand)]
+    Retention(crate::cli_export::RetentionCommand),
 }
 
 #[derive(Args, Debug)]
@@ -106,6 +111,9 @@ struct ServeArgs {
     /// Time limit of one request [default: 60s].
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT")]
     request_timeout: Option<String>,
+    /// Directory of the Parquet lake that POST /v1/admin/lake writes [default: none].
+    #[arg(long, env = "LEDGER_LAKE_DIR")]
+    lake_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -243,6 +251,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = build_config(&global, None)?;
             init_logging("warn");
             reprice(&config, &args)
+        }
+        Command::Export(args) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            crate::cli_export::export(&config, &args)
+        }
+        Command::Retention(command) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            crate::cli_export::retention(&config, &command)
         }
         Command::Prices(PricesCommand::BuildCatalog {
             litellm_map,
@@ -422,6 +440,7 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         prices_file: global.prices_file.clone(),
         memory_limit: global.memory_limit.clone(),
         retention: global.retention.clone(),
+        lake_dir: serve.and_then(|args| args.lake_dir.clone()),
     };
     Ok(Config::resolve(file.overlay(cli))?)
 }

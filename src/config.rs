@@ -48,6 +48,8 @@ pub struct RawConfig {
     pub memory_limit: Option<String>,
     /// How long events are kept (`400d`, whole days, or `forever`, the default).
     pub retention: Option<String>,
+    /// Directory of the Parquet lake `POST /v1/admin/lake` writes; none by default.
+    pub lake_dir: Option<PathBuf>,
 }
 
 impl RawConfig {
@@ -78,6 +80,7 @@ impl RawConfig {
             prices_file: higher.prices_file.or(self.prices_file),
             memory_limit: higher.memory_limit.or(self.memory_limit),
             retention: higher.retention.or(self.retention),
+            lake_dir: higher.lake_dir.or(self.lake_dir),
         }
     }
 }
@@ -138,6 +141,7 @@ pub struct Config {
     pub prices_file: Option<PathBuf>,
     pub memory_limit: Option<String>,
     pub retention: RetentionPolicy,
+    pub lake_dir: Option<PathBuf>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -193,6 +197,7 @@ impl Config {
             prices_file: raw.prices_file,
             memory_limit: raw.memory_limit,
             retention,
+            lake_dir: raw.lake_dir,
         })
     }
 }

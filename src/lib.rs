@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod reports;
 
 pub mod export;
+pub mod retention;
 
 pub mod api;
 pub mod server;

@@ -130,7 +130,8 @@ impl Write for ChannelWriter {
 #[utoipa::path(get, path = "/v1/export", tag = "export",
     params(ExportQuery),
     responses(
-        (status = 200, description = "The events, as an attachment (`Content-Disposition`)",
+        (status = 200, description = "The events, as an attachment",
+            headers(("content-disposition" = String, description = "`attachment; filename=\"llm-ledger-events_<from>_<to>.<format>\"`")),
             content(
                 (String = "application/x-ndjson"),
                 (String = "text/csv"),

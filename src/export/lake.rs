@@ -62,16 +62,31 @@ pub enum DayAction {
     Kept,
 }
 
+/// Why a day was written or kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DayReason {
+    /// The lake did not have the day.
+    New,
+    /// The day's events changed since its file was written (late arrivals, re-pricing).
+    Changed,
+    /// The manifest lists the day but its file is gone.
+    FileMissing,
+    /// The file was written with an older column layout.
+    SchemaChanged,
+    /// A file the manifest does not list (a lost manifest): written again to be sure.
+    Unrecorded,
+    /// The store no longer has the day (retention); the lake keeps it.
+    Retained,
+}
+
 /// A day the run wrote, rewrote or kept (unchanged days are only counted).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LakeDay {
     #[schema(value_type = String, format = Date, example = "2026-11-23")]
     pub day: NaiveDate,
     pub action: DayAction,
-    /// Why it was (re)written: `new`, `changed`, `file_missing`, `schema_changed`, `unrecorded`
-    /// (a file the manifest does not list); or `retained`
-    /// for a kept day.
-    pub reason: &'static str,
+    pub reason: DayReason,
     /// Events in the day file.
     pub events: u64,
     /// The exact sum of `cost_usd` in the day file (null when nothing is priced).
@@ -192,13 +207,13 @@ pub fn export_lake(
                 report.unchanged += 1;
                 continue;
             }
-            Some(_) if !exists => (DayAction::Rewrote, "file_missing"),
+            Some(_) if !exists => (DayAction::Rewrote, DayReason::FileMissing),
             Some(entry) if entry.schema != super::manifest::SCHEMA_VERSION => {
-                (DayAction::Rewrote, "schema_changed")
+                (DayAction::Rewrote, DayReason::SchemaChanged)
             }
-            Some(_) => (DayAction::Rewrote, "changed"),
-            None if exists => (DayAction::Rewrote, "unrecorded"),
-            None => (DayAction::Wrote, "new"),
+            Some(_) => (DayAction::Rewrote, DayReason::Changed),
+            None if exists => (DayAction::Rewrote, DayReason::Unrecorded),
+            None => (DayAction::Wrote, DayReason::New),
         };
         let events = write_day(conn, dir, fingerprint, team_scope, window_rows)?;
         manifest
@@ -234,7 +249,7 @@ pub fn export_lake(
             report.days.push(LakeDay {
                 day: *day,
                 action: DayAction::Kept,
-                reason: "retained",
+                reason: DayReason::Retained,
                 events: entry.events,
                 cost_usd: entry.cost_usd.clone(),
             });

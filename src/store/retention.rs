@@ -247,6 +247,52 @@ fn delete_day(conn: &mut Connection, day: NaiveDate) -> Result<(u64, u64), Store
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::FormatChoice;
+    use crate::ingest::body::Encoding;
+    use crate::pricing::Catalog;
+    use crate::store::{Writer, WriterOptions};
+
+    /// The pipeline refuses expired records before they reach the writer; the writer checks again
+    /// at commit time, for records that were in flight when a pass started.
+    #[test]
+    fn the_writer_refuses_records_before_a_pass_cutoff_at_commit() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        let (writer, thread) = Writer::spawn(conn, WriterOptions::default()).unwrap();
+        let body = [
+            r#"{"event_id": "old", "ts": "2026-01-01T10:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1}"#,
+            r#"{"event_id": "new", "ts": "2026-03-01T10:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1}"#,
+        ]
+        .join("\n");
+        let prepared = crate::pipeline::prepare(
+            body.into_bytes(),
+            Encoding::Identity,
+            u64::MAX,
+            FormatChoice::Auto,
+            &Catalog::new(Vec::new()),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(writer.expired_before(Utc::now()), None);
+            let outcome = writer
+                .apply_retention(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(outcome.cutoff, "2026-02-01T00:00:00Z");
+            assert_eq!(
+                writer.expired_before(Utc::now()).unwrap().to_rfc3339(),
+                "2026-02-01T00:00:00+00:00"
+            );
+            let outcome = writer.ingest(prepared.priced).await.unwrap();
+            assert_eq!((outcome.accepted, outcome.expired), (1, vec![0]));
+        });
+        drop(writer);
+        thread.join().unwrap();
+    }
 
     #[test]
     fn the_gate_takes_the_later_of_policy_and_watermark() {

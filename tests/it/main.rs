@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod crash;
 mod ingest;
+mod lake;
 mod openapi;
 mod prices;
 mod pricing;
