@@ -192,6 +192,12 @@ pub fn export_lake(
             .to
             .unwrap_or_else(|| today.checked_add_days(Days::new(1)).unwrap_or(today)),
     );
+    if from >= to {
+        return Err(ExportError::Lake {
+            path: dir.to_path_buf(),
+            reason: "the range is empty: `from` must be before `to`".to_owned(),
+        });
+    }
     let window_rows = options.window_rows.unwrap_or(PARQUET_WINDOW_ROWS).max(1);
 
     let snapshot = Snapshot::begin(conn)?;

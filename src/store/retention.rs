@@ -11,16 +11,19 @@
 //! A re-sent old record therefore cannot be stored again as new spend that the rollups already
 //! count.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use duckdb::Connection;
 use duckdb::types::Value;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use super::StoreError;
 use super::reader::timestamp_value;
 use super::rows::event_key_of;
+use super::writer::{Request, WriterOptions, commit_ingest_group};
 use crate::config::RetentionPolicy;
 
 const DAYS_SQL: &str = include_str!("../../queries/retention_days.sql");
@@ -108,7 +111,7 @@ pub(crate) fn load_watermark(conn: &Connection) -> Result<Option<DateTime<Utc>>,
 }
 
 /// A retention pass in progress (on the writer thread).
-pub(crate) struct Pass {
+struct Pass {
     started_at: DateTime<Utc>,
     cutoff: DateTime<Utc>,
     days: Vec<NaiveDate>,
@@ -122,11 +125,7 @@ impl Pass {
     ///
     /// # Errors
     /// Database failures; nothing is then changed.
-    pub(crate) fn begin(
-        conn: &Connection,
-        before: NaiveDate,
-        gate: &RetentionGate,
-    ) -> Result<Pass, StoreError> {
+    fn begin(conn: &Connection, before: NaiveDate, gate: &RetentionGate) -> Result<Pass, StoreError> {
         let started_at = Utc::now();
         let cutoff = day_start(before);
         conn.execute(
@@ -166,7 +165,7 @@ impl Pass {
     ///
     /// # Errors
     /// Database failures; that day is then unchanged.
-    pub(crate) fn step(&mut self, conn: &mut Connection) -> Result<bool, StoreError> {
+    fn step(&mut self, conn: &mut Connection) -> Result<bool, StoreError> {
         let Some(day) = self.days.get(self.next).copied() else {
             return Ok(false);
         };
@@ -183,7 +182,7 @@ impl Pass {
     ///
     /// # Errors
     /// Database failures (the deletions stay committed).
-    pub(crate) fn finish(self, conn: &Connection) -> Result<RetentionOutcome, StoreError> {
+    fn finish(self, conn: &Connection) -> Result<RetentionOutcome, StoreError> {
         let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
         conn.execute(
             FINISH_SQL,
@@ -198,6 +197,59 @@ impl Pass {
         )
         .map_err(StoreError::db("recording a finished retention pass"))?;
         Ok(self.outcome)
+    }
+}
+
+/// Runs a retention pass: commits the cutoff, then deletes a day per transaction, committing
+/// waiting ingest requests (and answering pings) between days.
+pub(super) fn run_retention(
+    conn: &mut Connection,
+    before: NaiveDate,
+    gate: &RetentionGate,
+    requests: &mut mpsc::Receiver<Request>,
+    deferred: &mut VecDeque<Request>,
+    options: WriterOptions,
+) -> Result<RetentionOutcome, StoreError> {
+    let mut pass = Pass::begin(conn, before, gate)?;
+    while pass.step(conn)? {
+        serve_waiting(conn, requests, deferred, options, gate);
+    }
+    pass.finish(conn)
+}
+
+/// Serves what waits in the queue without blocking: ingest is committed (as one group) and
+/// pings answered now; anything else is deferred until the current long operation ends.
+fn serve_waiting(
+    conn: &mut Connection,
+    requests: &mut mpsc::Receiver<Request>,
+    deferred: &mut VecDeque<Request>,
+    options: WriterOptions,
+    gate: &RetentionGate,
+) {
+    let mut group = Vec::new();
+    let mut rows = 0;
+    // At most a queue's worth, so a steady stream of ingest cannot starve the pass.
+    for _ in 0..options.queue_capacity.max(1) {
+        match requests.try_recv() {
+            Ok(Request::Ingest { records, reply }) => {
+                rows += records.len();
+                group.push((records, reply));
+                if rows >= options.max_group_rows {
+                    break;
+                }
+            }
+            Ok(Request::Ping { reply }) => {
+                let result = conn
+                    .execute_batch("SELECT 1")
+                    .map_err(StoreError::db("answering a ping"));
+                let _ = reply.send(result); // The caller may have gone away.
+            }
+            Ok(other) => deferred.push_back(other),
+            Err(_) => break,
+        }
+    }
+    if !group.is_empty() {
+        commit_ingest_group(conn, group, gate);
     }
 }
 

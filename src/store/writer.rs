@@ -29,7 +29,7 @@ use super::{Store, StoreError};
 use std::sync::Arc;
 
 use super::reprice::{RepriceOutcome, RepriceScope, reprice_committed};
-use super::retention::{Pass, RetentionGate, RetentionOutcome, load_watermark};
+use super::retention::{RetentionGate, RetentionOutcome, load_watermark, run_retention};
 use crate::config::RetentionPolicy;
 use crate::pricing::{Catalog, Contract, PriceEntry, PricedRecord};
 
@@ -64,9 +64,9 @@ pub struct IngestOutcome {
     pub expired: Vec<usize>,
 }
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-enum Request {
+pub(super) enum Request {
     Ingest {
         records: Vec<PricedRecord>,
         reply: Reply<IngestOutcome>,
@@ -397,60 +397,7 @@ fn run(
     info!("writer stopped");
 }
 
-/// Runs a retention pass: commits the cutoff, then deletes a day per transaction, committing
-/// waiting ingest requests (and answering pings) between days.
-fn run_retention(
-    conn: &mut Connection,
-    before: NaiveDate,
-    gate: &RetentionGate,
-    requests: &mut mpsc::Receiver<Request>,
-    deferred: &mut VecDeque<Request>,
-    options: WriterOptions,
-) -> Result<RetentionOutcome, StoreError> {
-    let mut pass = Pass::begin(conn, before, gate)?;
-    while pass.step(conn)? {
-        serve_waiting(conn, requests, deferred, options, gate);
-    }
-    pass.finish(conn)
-}
-
-/// Serves what waits in the queue without blocking: ingest is committed (as one group) and
-/// pings answered now; anything else is deferred until the current long operation ends.
-fn serve_waiting(
-    conn: &mut Connection,
-    requests: &mut mpsc::Receiver<Request>,
-    deferred: &mut VecDeque<Request>,
-    options: WriterOptions,
-    gate: &RetentionGate,
-) {
-    let mut group = Vec::new();
-    let mut rows = 0;
-    // At most a queue's worth, so a steady stream of ingest cannot starve the pass.
-    for _ in 0..options.queue_capacity.max(1) {
-        match requests.try_recv() {
-            Ok(Request::Ingest { records, reply }) => {
-                rows += records.len();
-                group.push((records, reply));
-                if rows >= options.max_group_rows {
-                    break;
-                }
-            }
-            Ok(Request::Ping { reply }) => {
-                let result = conn
-                    .execute_batch("SELECT 1")
-                    .map_err(StoreError::db("answering a ping"));
-                let _ = reply.send(result); // The caller may have gone away.
-            }
-            Ok(other) => deferred.push_back(other),
-            Err(_) => break,
-        }
-    }
-    if !group.is_empty() {
-        commit_ingest_group(conn, group, gate);
-    }
-}
-
-fn commit_ingest_group(
+pub(super) fn commit_ingest_group(
     conn: &mut Connection,
     group: Vec<(Vec<PricedRecord>, Reply<IngestOutcome>)>,
     gate: &RetentionGate,

@@ -18,4 +18,5 @@ mod prices;
 mod pricing;
 mod queries;
 mod reports;
+mod retention;
 mod traces;
