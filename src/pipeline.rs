@@ -34,7 +34,10 @@ impl Prepared {
         }
         let priced = std::mem::take(&mut self.priced);
         let positions = std::mem::take(&mut self.positions);
-        for (priced, (index, line)) in priced.into_iter().zip(positions) {
+        for (idx, priced) in priced.into_iter().enumerate() {
+            // `prepare` gives every record its position; a hand-built batch without them still
+            // keeps every record.
+            let (index, line) = positions.get(idx).copied().unwrap_or((idx, None));
             if priced.record.ts < cutoff {
                 self.rejected.push(expired(index, line, cutoff));
             } else {
