@@ -175,3 +175,67 @@ fn an_empty_range_is_a_valid_file() {
         "the header only"
     );
 }
+
+#[test]
+fn the_lake_repairs_missing_files_and_lost_manifests_and_refuses_a_second_writer() {
+    use super::lake::{DayAction, DayReason, LakeOptions, LakeRange, export_lake};
+    let conn = ledger_with_events();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let run = || {
+        export_lake(
+            &conn,
+            &lake,
+            LakeRange::default(),
+            None,
+            LakeOptions { window_rows: Some(2) },
+        )
+    };
+    let first = run().unwrap();
+    assert_eq!((first.written, first.events_written), (2, 6));
+    let reasons = |report: &super::lake::LakeReport| -> Vec<(DayAction, DayReason)> {
+        report.days.iter().map(|day| (day.action, day.reason)).collect()
+    };
+
+    std::fs::remove_file(lake.join("date=2026-11-24/part-0.parquet")).unwrap();
+    let repaired = run().unwrap();
+    assert_eq!(reasons(&repaired), [(DayAction::Rewrote, DayReason::FileMissing)]);
+    assert_eq!(repaired.unchanged, 1);
+
+    std::fs::remove_file(lake.join("_ledger_manifest.json")).unwrap();
+    let relisted = run().unwrap();
+    assert_eq!(
+        reasons(&relisted),
+        [
+            (DayAction::Rewrote, DayReason::Unrecorded),
+            (DayAction::Rewrote, DayReason::Unrecorded)
+        ]
+    );
+
+    std::fs::write(lake.join("_ledger_lake.lock"), "4242\n").unwrap();
+    match run() {
+        Err(ExportError::Lake { reason, .. }) => assert!(reason.contains("another export"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    std::fs::remove_file(lake.join("_ledger_lake.lock")).unwrap();
+    match export_lake(
+        &conn,
+        &lake,
+        LakeRange::default(),
+        Some("search"),
+        LakeOptions::default(),
+    ) {
+        Err(ExportError::Lake { reason, .. }) => assert!(reason.contains("team scope"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The day files hold the windows as row groups (six events, two per group on the 23rd).
+    let reader = Connection::open_in_memory().unwrap();
+    let groups: i64 = reader
+        .query_row(
+            "SELECT count(DISTINCT row_group_id) FROM parquet_metadata($path)",
+            duckdb::named_params! {"path": lake.join("date=2026-11-23/part-0.parquet").to_str().unwrap()},
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(groups, 3);
+}
