@@ -1,7 +1,11 @@
--- export: the canonical events of a time range, oldest first.
+-- export: the canonical events of a time range, oldest first. Read a window at a time (see
+-- export_hours.sql), so an export of any size holds one window in memory.
 --
 -- Parameters:
---   $from, $to  TIMESTAMP  half-open range [from, to), UTC
+--   $from, $to    TIMESTAMP  half-open range [from, to), UTC
+--   $team         VARCHAR    only this team; NULL for all
+--   $scope_team   VARCHAR    the team an API key is scoped to; NULL for all
+--   $source       VARCHAR    only this source (format); NULL for all
 --
 -- Result columns (the canonical record, DESIGN.md, plus the server-computed fields):
 --   event_id, source, ts, team, project, user_id, api_key_id, tags, provider, model_requested,
@@ -20,4 +24,7 @@ SELECT
 FROM usage_events
 WHERE ts >= $from::TIMESTAMP
   AND ts < $to::TIMESTAMP
+  AND ($team::VARCHAR IS NULL OR team = $team::VARCHAR)
+  AND ($scope_team::VARCHAR IS NULL OR team = $scope_team::VARCHAR)
+  AND ($source::VARCHAR IS NULL OR source = $source::VARCHAR)
 ORDER BY ts, source, event_id

@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit).
+    /// request_timeout, prices_file, memory_limit, retention, lake_dir).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Directory of the ledger's DuckDB file [default: ./data].
@@ -49,6 +49,9 @@ struct GlobalArgs {
     /// DuckDB memory limit (`2GB`) [default: DuckDB's, 80% of RAM].
     #[arg(long, env = "LEDGER_MEMORY_LIMIT", global = true)]
     memory_limit: Option<String>,
+    /// How long events are kept (`400d`) [default: forever]; older records are refused at ingest.
+    #[arg(long, env = "LEDGER_RETENTION", global = true)]
+    retention: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +73,11 @@ enum Command {
     Prices(PricesCommand),
     /// Price the stored events of a period again (after prices or contracts changed).
     Reprice(RepriceArgs),
+    /// Write the hive-partitioned Parquet lake (`--lake DIR`), or the events as one file.
+    Export(crate::cli_export::ExportArgs),
+    /// Retention: delete events older than the retention period.
+    #[command(subcommand)]
+    Retention(crate::cli_export::RetentionCommand),
     /// Write synthetic LLM traffic (deterministic from a seed) in a gateway's format.
     Generate(GenerateArgs),
     /// Benchmarks on generated traffic.
@@ -167,6 +175,9 @@ struct ServeArgs {
     /// Time limit of one request [default: 60s].
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT")]
     request_timeout: Option<String>,
+    /// Directory of the Parquet lake that POST /v1/admin/lake writes [default: none].
+    #[arg(long, env = "LEDGER_LAKE_DIR")]
+    lake_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -315,6 +326,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = build_config(&global, None)?;
             init_logging("warn");
             bench_reports(config, &args)
+        }
+        Command::Export(args) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            crate::cli_export::export(&config, &args)
+        }
+        Command::Retention(command) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            crate::cli_export::retention(&config, &command)
         }
         Command::Prices(PricesCommand::BuildCatalog {
             litellm_map,
@@ -493,6 +514,8 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         request_timeout: serve.and_then(|args| args.request_timeout.clone()),
         prices_file: global.prices_file.clone(),
         memory_limit: global.memory_limit.clone(),
+        retention: global.retention.clone(),
+        lake_dir: serve.and_then(|args| args.lake_dir.clone()),
     };
     Ok(Config::resolve(file.overlay(cli))?)
 }
@@ -589,8 +612,12 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             let mut bad = false;
             for chunk in chunks {
                 let catalog = catalog.clone().context("the ledger is open")?;
-                let prepared = pipeline::prepare(chunk.body, Encoding::Identity, u64::MAX, choice, &catalog)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut prepared =
+                    pipeline::prepare(chunk.body, Encoding::Identity, u64::MAX, choice, &catalog)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                if let Some(ledger) = &ledger {
+                    prepared.expire(ledger.writer.expired_before(chrono::Utc::now()));
+                }
                 bad |= !prepared.rejected.is_empty();
                 prepared_all.push((prepared, chunk.index_offset, chunk.line_offset));
             }

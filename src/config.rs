@@ -46,6 +46,10 @@ pub struct RawConfig {
     pub prices_file: Option<PathBuf>,
     /// DuckDB memory limit (`2GB`); DuckDB's default when absent.
     pub memory_limit: Option<String>,
+    /// How long events are kept (`400d`, whole days, or `forever`, the default).
+    pub retention: Option<String>,
+    /// Directory of the Parquet lake `POST /v1/admin/lake` writes; none by default.
+    pub lake_dir: Option<PathBuf>,
 }
 
 impl RawConfig {
@@ -75,6 +79,8 @@ impl RawConfig {
             request_timeout: higher.request_timeout.or(self.request_timeout),
             prices_file: higher.prices_file.or(self.prices_file),
             memory_limit: higher.memory_limit.or(self.memory_limit),
+            retention: higher.retention.or(self.retention),
+            lake_dir: higher.lake_dir.or(self.lake_dir),
         }
     }
 }
@@ -84,6 +90,43 @@ impl RawConfig {
 pub struct IngestLimits {
     /// Largest body, compressed and after decompression.
     pub max_body_bytes: u64,
+}
+
+/// How long the store keeps events: the last `keep_days` whole UTC days before today (and
+/// today), or forever. Rollups and the FOCUS ledger are kept regardless.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// `None` keeps events forever.
+    pub keep_days: Option<u32>,
+}
+
+impl RetentionPolicy {
+    /// Parses `400d` (a duration in whole days: `d`, or `h`/`s` that add up to whole days) or
+    /// `forever`.
+    pub fn parse(text: &str) -> Option<RetentionPolicy> {
+        let text = text.trim();
+        if matches!(text, "forever" | "none" | "off") {
+            return Some(RetentionPolicy::default());
+        }
+        let seconds = parse_duration(text)?.as_secs();
+        if seconds == 0 || seconds % 86_400 != 0 {
+            return None;
+        }
+        let keep_days = u32::try_from(seconds / 86_400).ok()?;
+        Some(RetentionPolicy {
+            keep_days: Some(keep_days),
+        })
+    }
+
+    /// The instant before which events are deleted: UTC midnight `keep_days` days before the
+    /// day of `now`, so that retention always removes whole UTC days. `None` keeps everything.
+    pub fn cutoff(&self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let keep_days = self.keep_days?;
+        let day = now
+            .date_naive()
+            .checked_sub_days(chrono::Days::new(u64::from(keep_days)))?;
+        Some(day.and_time(chrono::NaiveTime::MIN).and_utc())
+    }
 }
 
 /// The validated settings.
@@ -97,6 +140,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub prices_file: Option<PathBuf>,
     pub memory_limit: Option<String>,
+    pub retention: RetentionPolicy,
+    pub lake_dir: Option<PathBuf>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -135,6 +180,13 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        let retention = match raw.retention.as_deref() {
+            None => RetentionPolicy::default(),
+            Some(text) => RetentionPolicy::parse(text).ok_or_else(|| ConfigError::Invalid {
+                key: "retention",
+                reason: format!("expected whole days such as `400d`, or `forever`, got `{text}`"),
+            })?,
+        };
         Ok(Config {
             bind,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -144,6 +196,8 @@ impl Config {
             request_timeout,
             prices_file: raw.prices_file,
             memory_limit: raw.memory_limit,
+            retention,
+            lake_dir: raw.lake_dir,
         })
     }
 }
@@ -216,6 +270,32 @@ mod tests {
         };
         match Config::resolve(bad) {
             Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "max_body"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retention_is_whole_days_and_cuts_at_utc_midnight() {
+        assert_eq!(
+            RetentionPolicy::parse("forever"),
+            Some(RetentionPolicy::default())
+        );
+        assert_eq!(RetentionPolicy::parse("400d").unwrap().keep_days, Some(400));
+        assert_eq!(RetentionPolicy::parse("48h").unwrap().keep_days, Some(2));
+        assert_eq!(RetentionPolicy::parse("36h"), None);
+        assert_eq!(RetentionPolicy::parse("0d"), None);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-07-10T15:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let cutoff = RetentionPolicy::parse("5d").unwrap().cutoff(now).unwrap();
+        assert_eq!(cutoff.to_rfc3339(), "2026-07-05T00:00:00+00:00");
+        assert_eq!(RetentionPolicy::default().cutoff(now), None);
+        let bad = RawConfig {
+            retention: Some("a while".to_owned()),
+            ..RawConfig::default()
+        };
+        match Config::resolve(bad) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "retention"),
             other => panic!("unexpected {other:?}"),
         }
     }

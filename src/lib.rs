@@ -20,6 +20,9 @@ pub mod store;
 pub mod pipeline;
 pub mod reports;
 
+pub mod export;
+pub mod retention;
+
 pub mod api;
 pub mod server;
 

@@ -1,6 +1,7 @@
 //! The `llm-ledger` command: parse arguments, build the config once, and call into the library.
 
 mod cli;
+mod cli_export;
 
 use std::process::ExitCode;
 

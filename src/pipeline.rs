@@ -2,9 +2,10 @@
 //! decode → parse → price, then the writer stores what is new. Keeping it in one place is what
 //! makes an imported file and a posted body end in the same rows.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ingest::{self, FormatChoice, IngestError, Rejected};
+use crate::ingest::{self, FormatChoice, IngestError, RejectCode, Rejected};
 use crate::model::Source;
 use crate::pricing::{self, Catalog, PricedRecord};
 use crate::store::{IngestOutcome, StoreError, Writer};
@@ -17,7 +18,49 @@ pub struct Prepared {
     pub format: Option<Source>,
     pub received: usize,
     pub priced: Vec<PricedRecord>,
+    /// Where each of `priced` was in the body (record index, line), for refusals found later.
+    pub positions: Vec<(usize, Option<usize>)>,
     pub rejected: Vec<Rejected>,
+}
+
+impl Prepared {
+    /// Refuses the records whose `ts` is before `cutoff` (the retention cutoff) as `expired`.
+    pub fn expire(&mut self, cutoff: Option<DateTime<Utc>>) {
+        let Some(cutoff) = cutoff else {
+            return;
+        };
+        if self.priced.iter().all(|priced| priced.record.ts >= cutoff) {
+            return;
+        }
+        let priced = std::mem::take(&mut self.priced);
+        let positions = std::mem::take(&mut self.positions);
+        for (idx, priced) in priced.into_iter().enumerate() {
+            // `prepare` gives every record its position; a hand-built batch without them still
+            // keeps every record.
+            let (index, line) = positions.get(idx).copied().unwrap_or((idx, None));
+            if priced.record.ts < cutoff {
+                self.rejected.push(expired(index, line, cutoff));
+            } else {
+                self.priced.push(priced);
+                self.positions.push((index, line));
+            }
+        }
+        self.rejected.sort_by_key(|rejected| rejected.index);
+    }
+}
+
+/// The refusal of a record older than the retention cutoff.
+fn expired(index: usize, line: Option<usize>, cutoff: DateTime<Utc>) -> Rejected {
+    Rejected {
+        index,
+        line,
+        field: None,
+        code: RejectCode::Expired,
+        message: format!(
+            "`ts` is before the retention cutoff `{}`: the ledger no longer keeps events that old",
+            cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    }
 }
 
 /// Decodes, parses and prices a body. Blocking: run it off the async workers.
@@ -33,6 +76,11 @@ pub fn prepare(
 ) -> Result<Prepared, IngestError> {
     let body = ingest::body::decode(encoding, raw, max_body_bytes)?;
     let parsed = ingest::parse_body(&body, choice, &ingest::ParseContext::now())?;
+    let positions = parsed
+        .accepted
+        .iter()
+        .map(|located| (located.index, located.line))
+        .collect();
     let priced = parsed
         .accepted
         .into_iter()
@@ -42,6 +90,7 @@ pub fn prepare(
         format: parsed.format,
         received: parsed.received,
         priced,
+        positions,
         rejected: parsed.rejected,
     })
 }
@@ -89,7 +138,8 @@ pub struct RejectedSchema {
     /// The field at fault as a dotted path in the sent format; null for the whole record.
     field: Option<String>,
     /// `invalid_json`, `invalid_utf8`, `missing_field`, `invalid_type`, `invalid_value`,
-    /// `field_too_long`, `unknown_field` or `format_mismatch`.
+    /// `field_too_long`, `unknown_field`, `format_mismatch` or `expired` (`ts` before the
+    /// retention cutoff).
     code: String,
     message: String,
 }
@@ -124,21 +174,25 @@ impl IngestResponse {
 }
 
 /// Stores a prepared body unless strict mode refuses it; returns the response and whether it
-/// was refused (strict with rejections: nothing stored).
+/// was refused (strict with rejections: nothing stored). Records before the retention cutoff
+/// are refused as `expired`, here and again by the writer at commit time (a pass may start in
+/// between; such late refusals are listed too, though in strict mode the rest is then stored).
 ///
 /// # Errors
 /// Store failures ([`StoreError::WriterBusy`] when the queue is full and `wait` is false).
 pub async fn store(
     writer: &Writer,
-    prepared: Prepared,
+    mut prepared: Prepared,
     strict: bool,
     wait: bool,
 ) -> Result<(IngestResponse, bool), StoreError> {
+    prepared.expire(writer.expired_before(Utc::now()));
     let Prepared {
         format,
         received,
         priced,
-        rejected,
+        positions,
+        mut rejected,
     } = prepared;
     if strict && !rejected.is_empty() {
         return Ok((
@@ -146,6 +200,7 @@ pub async fn store(
             true,
         ));
     }
+    let cutoff = writer.expired_before(Utc::now());
     let outcome = if priced.is_empty() {
         IngestOutcome::default()
     } else if wait {
@@ -153,5 +208,17 @@ pub async fn store(
     } else {
         writer.ingest(priced).await?
     };
+    if !outcome.expired.is_empty() {
+        let cutoff = writer
+            .expired_before(Utc::now())
+            .or(cutoff)
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        for position in &outcome.expired {
+            if let Some((index, line)) = positions.get(*position) {
+                rejected.push(expired(*index, *line, cutoff));
+            }
+        }
+        rejected.sort_by_key(|rejected| rejected.index);
+    }
     Ok((IngestResponse::new(format, received, &rejected, outcome), false))
 }

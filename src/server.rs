@@ -55,6 +55,7 @@ pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
         store,
         WriterOptions {
             queue_capacity: config.writer_queue,
+            retention: config.retention,
             ..WriterOptions::default()
         },
     )
@@ -121,6 +122,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         prices: ledger.prices.clone(),
         limits: config.ingest,
         request_timeout: config.request_timeout,
+        lake_dir: config.lake_dir.clone(),
     };
     let Ledger {
         writer,
@@ -142,7 +144,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         println!("llm-ledger listening on http://{address}");
     }
     tracing::info!(bind = ?addresses, data_dir = %config.data_dir.display(), "serving");
+    let retention = tokio::spawn(crate::retention::run_periodically(writer.clone()));
     server.run().await.context("running the HTTP server")?;
+    // The periodic retention task holds a writer handle too; a pass it started finishes on the
+    // writer thread before the queue drains.
+    retention.abort();
+    let _ = retention.await; // Cancelled (or finished: retention is off); nothing to report.
     // Every handler's state is gone with the server; dropping the last writer handle lets the
     // writer drain its queue, commit and stop.
     drop(writer);

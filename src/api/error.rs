@@ -43,6 +43,8 @@ pub enum ApiError {
     NotFound { what: String },
     #[error("the ledger is busy writing; retry shortly")]
     WriterBusy,
+    #[error("the lake cannot be written: {0}")]
+    LakeUnavailable(String),
     #[error("the request took longer than {seconds} s")]
     Timeout { seconds: u64 },
     #[error("internal error")]
@@ -67,6 +69,7 @@ impl ApiError {
             ApiError::InvalidPrice(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_price"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::WriterBusy => (StatusCode::SERVICE_UNAVAILABLE, "writer_busy"),
+            ApiError::LakeUnavailable(_) => (StatusCode::CONFLICT, "lake_unavailable"),
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -95,6 +98,7 @@ impl ApiError {
         "invalid_price",
         "not_found",
         "writer_busy",
+        "lake_unavailable",
         "timeout",
         "internal",
     ];
@@ -111,7 +115,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable snake_case code (`empty_body`, `invalid_json`, `unknown_format`, `payload_too_large`,
     /// `unsupported_media_type`, `unsupported_encoding`, `bad_encoding`, `invalid_parameter`,
-    /// `invalid_price`, `not_found`, `writer_busy`, `timeout`, `internal`).
+    /// `invalid_price`, `not_found`, `writer_busy`, `lake_unavailable`, `timeout`, `internal`).
     #[schema(example = "invalid_parameter")]
     pub code: String,
     pub message: String,

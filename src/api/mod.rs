@@ -15,9 +15,11 @@ pub mod error;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod lake;
 pub mod openapi;
 pub mod prices;
 pub mod reports;
+pub mod retention;
 pub mod traces;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub prices: Arc<PriceBook>,
     pub limits: IngestLimits,
     pub request_timeout: Duration,
+    /// Where `POST /v1/admin/lake` writes the Parquet lake; `None` when not configured.
+    pub lake_dir: Option<std::path::PathBuf>,
 }
 
 /// Registers every route, and makes actix's own extractor errors use the one error shape.
@@ -64,6 +68,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/v1/contracts", web::get().to(admin::list_contracts))
         .route("/v1/contracts", web::post().to(admin::add_contracts))
         .route("/v1/admin/reprice", web::post().to(admin::reprice))
+        .route("/v1/admin/retention", web::post().to(retention::apply_retention))
+        .route("/v1/admin/lake", web::post().to(lake::update_lake))
         .route("/v1/budgets", web::get().to(budgets::list_budgets))
         .route("/v1/budgets/{id}", web::get().to(budgets::get_budget))
         .route("/v1/budgets/{id}", web::put().to(budgets::put_budget))

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use super::{admin, budgets, docs, error, export, health, ingest, prices, reports, traces};
+use super::{admin, budgets, docs, error, export, health, ingest, lake, prices, reports, retention, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -28,6 +28,8 @@ use crate::pricing::spec;
         admin::list_contracts,
         admin::add_contracts,
         admin::reprice,
+        retention::apply_retention,
+        lake::update_lake,
         budgets::list_budgets,
         budgets::get_budget,
         budgets::put_budget,
@@ -62,12 +64,20 @@ use crate::pricing::spec;
         crate::reports::budgets::BudgetPeriod,
         crate::reports::budgets::BudgetRow,
         crate::reports::latency::LatencyRow,
+        retention::RetentionRequest,
+        crate::store::retention::RetentionOutcome,
+        lake::LakeRequest,
+        crate::export::lake::LakeReport,
+        crate::export::lake::LakeDay,
+        crate::export::lake::DayAction,
+        crate::export::lake::DayReason,
     )),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
         (name = "reports", description = "Spend and usage reports"),
         (name = "prices", description = "The effective-dated price catalog"),
-        (name = "export", description = "Canonical events out"),
+        (name = "export", description = "Canonical events out: one file, or the Parquet lake"),
+        (name = "admin", description = "Retention"),
         (name = "budgets", description = "Budgets per team, project, key, user or tag"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document")

@@ -23,6 +23,8 @@ pub enum RejectCode {
     FieldTooLong,
     UnknownField,
     FormatMismatch,
+    /// The record's `ts` is before the retention cutoff: the ledger no longer keeps that period.
+    Expired,
 }
 
 impl RejectCode {
@@ -36,6 +38,7 @@ impl RejectCode {
             RejectCode::FieldTooLong => "field_too_long",
             RejectCode::UnknownField => "unknown_field",
             RejectCode::FormatMismatch => "format_mismatch",
+            RejectCode::Expired => "expired",
         }
     }
 }

@@ -18,8 +18,13 @@ use crate::pricing::PricedRecord;
 /// The 128-bit dedupe key of `(source, event_id)`: the first 16 bytes of a SHA-256 over both.
 /// A collision needs about 2^64 distinct events.
 pub fn event_key(source: Source, event_id: &str) -> i128 {
+    event_key_of(source.as_str(), event_id)
+}
+
+/// [`event_key`] of a source as stored (its name), for rows read back from `usage_events`.
+pub fn event_key_of(source_name: &str, event_id: &str) -> i128 {
     let mut hasher = Sha256::new();
-    hasher.update(source.as_str().as_bytes());
+    hasher.update(source_name.as_bytes());
     hasher.update([0x1f]);
     hasher.update(event_id.as_bytes());
     let digest = hasher.finalize();

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "daily_rollup",
         include_str!("migrations/0003_daily_rollup.sql"),
     ),
+    (4, "retention", include_str!("migrations/0004_retention.sql")),
 ];
 
 /// Brings the database up to the latest schema.

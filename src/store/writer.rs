@@ -8,12 +8,16 @@
 //! `event_keys` primary key: within a group the first occurrence wins, and `INSERT … ON CONFLICT
 //! DO NOTHING RETURNING` says which keys are new, with one index probe per key rather than a scan
 //! of history.
+//!
+//! Retention passes ([`Writer::apply_retention`]) run here too, a day per transaction; between
+//! days the writer commits waiting ingest requests, so a long first pass does not stall ingest.
+//! Records older than the retention cutoff are refused at commit time ([`RetentionGate`]).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::Connection;
 use duckdb::types::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +29,8 @@ use super::{Store, StoreError};
 use std::sync::Arc;
 
 use super::reprice::{RepriceOutcome, RepriceScope, reprice_committed};
+use super::retention::{RetentionGate, RetentionOutcome, load_watermark, run_retention};
+use crate::config::RetentionPolicy;
 use crate::pricing::{Catalog, Contract, PriceEntry, PricedRecord};
 
 /// Writer tuning.
@@ -34,6 +40,8 @@ pub struct WriterOptions {
     pub queue_capacity: usize,
     /// Rows committed together at most.
     pub max_group_rows: usize,
+    /// How long events are kept; older records are refused as expired.
+    pub retention: RetentionPolicy,
 }
 
 impl Default for WriterOptions {
@@ -41,20 +49,24 @@ impl Default for WriterOptions {
         WriterOptions {
             queue_capacity: 64,
             max_group_rows: 100_000,
+            retention: RetentionPolicy::default(),
         }
     }
 }
 
 /// What happened to one ingest request's rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IngestOutcome {
     pub accepted: usize,
     pub duplicates: usize,
+    /// Positions (in the request's records) of rows refused because their `ts` was before the
+    /// retention cutoff when the group committed.
+    pub expired: Vec<usize>,
 }
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-enum Request {
+pub(super) enum Request {
     Ingest {
         records: Vec<PricedRecord>,
         reply: Reply<IngestOutcome>,
@@ -81,6 +93,10 @@ enum Request {
         budget_id: String,
         reply: Reply<bool>,
     },
+    Retention {
+        before: NaiveDate,
+        reply: Reply<RetentionOutcome>,
+    },
     Ping {
         reply: Reply<()>,
     },
@@ -90,22 +106,52 @@ enum Request {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Request>,
+    gate: Arc<RetentionGate>,
 }
 
 impl Writer {
     /// Starts the writer thread on the store's write connection.
     ///
     /// # Errors
-    /// When the OS refuses a thread.
+    /// When the OS refuses a thread, or the retention watermark cannot be read.
     pub fn spawn(
         store_conn: Connection,
         options: WriterOptions,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
+        let watermark =
+            load_watermark(&store_conn).map_err(|error| std::io::Error::other(error_chain(&error)))?;
+        let gate = Arc::new(RetentionGate::new(options.retention, watermark));
         let (queue, requests) = mpsc::channel(options.queue_capacity.max(1));
+        let thread_gate = gate.clone();
         let handle = std::thread::Builder::new()
             .name("ledger-writer".to_owned())
-            .spawn(move || run(store_conn, requests, options))?;
-        Ok((Writer { queue }, handle))
+            .spawn(move || run(store_conn, requests, options, thread_gate))?;
+        Ok((Writer { queue, gate }, handle))
+    }
+
+    /// Records with `ts` before this instant are refused as `expired` (the retention cutoff).
+    pub fn expired_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.gate.expired_before(now)
+    }
+
+    /// The configured retention policy.
+    pub fn retention_policy(&self) -> RetentionPolicy {
+        self.gate.policy()
+    }
+
+    /// Deletes the events of the UTC days before `before` (and their dedupe keys), a day per
+    /// transaction, waiting for room in the queue. From the moment it starts, ingest refuses
+    /// records before `before` as expired.
+    ///
+    /// # Errors
+    /// Database failures; days deleted before the failure stay deleted.
+    pub async fn apply_retention(&self, before: NaiveDate) -> Result<RetentionOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Request::Retention { before, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Starts the writer on an opened store, returning the writer and the read pool.
@@ -228,14 +274,21 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: WriterOptions) {
+fn run(
+    mut conn: Connection,
+    mut requests: mpsc::Receiver<Request>,
+    options: WriterOptions,
+    gate: Arc<RetentionGate>,
+) {
     if let Err(error) = create_staging(&conn) {
         // Without staging tables no batch can commit; every request will report the failure.
         error!(error = %error_chain(&error), "creating the writer's staging tables failed");
     }
-    let mut held: Option<Request> = None;
+    // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
+    // retention pass), served next in the order they arrived.
+    let mut deferred: VecDeque<Request> = VecDeque::new();
     loop {
-        let request = match held.take() {
+        let request = match deferred.pop_front() {
             Some(request) => request,
             None => match requests.blocking_recv() {
                 Some(request) => request,
@@ -254,13 +307,31 @@ fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: Wri
                             group.push((records, reply));
                         }
                         Ok(other) => {
-                            held = Some(other);
+                            deferred.push_back(other);
                             break;
                         }
                         Err(_) => break,
                     }
                 }
-                commit_ingest_group(&mut conn, group);
+                commit_ingest_group(&mut conn, group, &gate);
+            }
+            Request::Retention { before, reply } => {
+                let started = Instant::now();
+                let result = run_retention(&mut conn, before, &gate, &mut requests, &mut deferred, options);
+                match &result {
+                    Ok(outcome) => info!(
+                        cutoff = %outcome.cutoff,
+                        days = outcome.days,
+                        events_deleted = outcome.events_deleted,
+                        keys_deleted = outcome.keys_deleted,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "retention applied"
+                    ),
+                    Err(error) => {
+                        error!(error = %error_chain(error), "retention failed; the day in progress was not changed")
+                    }
+                }
+                let _ = reply.send(result); // The caller may have gone away; the work is committed.
             }
             Request::AddPrices { entries, reply } => {
                 let result = insert_prices(&mut conn, &entries);
@@ -326,16 +397,22 @@ fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, options: Wri
     info!("writer stopped");
 }
 
-fn commit_ingest_group(conn: &mut Connection, group: Vec<(Vec<PricedRecord>, Reply<IngestOutcome>)>) {
+pub(super) fn commit_ingest_group(
+    conn: &mut Connection,
+    group: Vec<(Vec<PricedRecord>, Reply<IngestOutcome>)>,
+    gate: &RetentionGate,
+) {
     let started = Instant::now();
-    match write_group(conn, &group) {
+    match write_group(conn, &group, gate.expired_before(Utc::now())) {
         Ok(outcomes) => {
             let accepted: usize = outcomes.iter().map(|outcome| outcome.accepted).sum();
             let duplicates: usize = outcomes.iter().map(|outcome| outcome.duplicates).sum();
+            let expired: usize = outcomes.iter().map(|outcome| outcome.expired.len()).sum();
             info!(
                 requests = group.len(),
                 accepted,
                 duplicates,
+                expired,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "batch committed"
             );
@@ -408,17 +485,23 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
         .map_err(StoreError::db("emptying the staging tables"))
 }
 
-/// Writes a group of ingest requests in one transaction.
+/// Writes a group of ingest requests in one transaction. Records before `expired_before` are
+/// refused (their dedupe keys may have been deleted by retention).
 fn write_group(
     conn: &mut Connection,
     group: &[(Vec<PricedRecord>, Reply<IngestOutcome>)],
+    expired_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
     // First occurrence within the group wins.
     let mut seen = HashSet::new();
     let mut firsts: Vec<(usize, &PricedRecord, i128)> = Vec::new();
     let mut outcomes = vec![IngestOutcome::default(); group.len()];
     for (request_idx, (records, _)) in group.iter().enumerate() {
-        for priced in records {
+        for (position, priced) in records.iter().enumerate() {
+            if expired_before.is_some_and(|cutoff| priced.record.ts < cutoff) {
+                outcomes[request_idx].expired.push(position);
+                continue;
+            }
             let key = event_key(priced.record.source, priced.record.event_id.as_str());
             if seen.insert(key) {
                 firsts.push((request_idx, priced, key));

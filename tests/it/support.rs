@@ -136,6 +136,12 @@ impl TestApp {
         }
     }
 
+    /// Sets an environment variable for the next start (see [`TestApp::restart`]).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.envs.retain(|(existing, _)| existing != key);
+        self.envs.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Starts the server again on the same data directory.
     pub fn restart(&mut self) {
         self.stop();
