@@ -16,6 +16,8 @@ use llm_ledger::pipeline::{self, IngestResponse, RejectedOut};
 use llm_ledger::pricing::{self, spec::parse_instant};
 use llm_ledger::{api, reports, server, store};
 
+mod query;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "llm-ledger",
@@ -32,7 +34,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit).
+    /// request_timeout, prices_file, memory_limit, sql_timeout, sql_max_rows, sql_max_concurrent).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Directory of the ledger's DuckDB file [default: ./data].
@@ -57,6 +59,8 @@ enum Command {
     Import(ImportArgs),
     /// Print a report.
     Report(ReportArgs),
+    /// Run one read-only SQL statement over the documented views (the sandbox of POST /v1/sql).
+    Query(query::QueryArgs),
     /// Print the OpenAPI document (or write it with --out).
     Openapi {
         /// Write to this file instead of standard output.
@@ -103,6 +107,15 @@ struct ServeArgs {
     /// Time limit of one request [default: 60s].
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT")]
     request_timeout: Option<String>,
+    /// Time limit of one ad-hoc SQL query [default: 30s].
+    #[arg(long, env = "LEDGER_SQL_TIMEOUT")]
+    sql_timeout: Option<String>,
+    /// Most rows one ad-hoc SQL query returns [default: 100000].
+    #[arg(long, env = "LEDGER_SQL_MAX_ROWS")]
+    sql_max_rows: Option<usize>,
+    /// Ad-hoc SQL queries that may run at once [default: 2].
+    #[arg(long, env = "LEDGER_SQL_MAX_CONCURRENT")]
+    sql_max_concurrent: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -215,6 +228,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = build_config(&global, None)?;
             init_logging("warn");
             report(&config, &args)
+        }
+        Command::Query(args) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            query::query(&config, &args)
         }
         Command::Openapi { out } => {
             let text = api::openapi::document_json().context("serialising the OpenAPI document")?;
@@ -418,6 +436,9 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         request_timeout: serve.and_then(|args| args.request_timeout.clone()),
         prices_file: global.prices_file.clone(),
         memory_limit: global.memory_limit.clone(),
+        sql_timeout: serve.and_then(|args| args.sql_timeout.clone()),
+        sql_max_rows: serve.and_then(|args| args.sql_max_rows),
+        sql_max_concurrent: serve.and_then(|args| args.sql_max_concurrent),
     };
     Ok(Config::resolve(file.overlay(cli))?)
 }

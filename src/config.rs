@@ -46,6 +46,12 @@ pub struct RawConfig {
     pub prices_file: Option<PathBuf>,
     /// DuckDB memory limit (`2GB`); DuckDB's default when absent.
     pub memory_limit: Option<String>,
+    /// Time limit of one ad-hoc SQL query (`30s`); a request may ask for less.
+    pub sql_timeout: Option<String>,
+    /// Most rows one ad-hoc SQL query returns (`100000`); a request may ask for fewer.
+    pub sql_max_rows: Option<usize>,
+    /// Ad-hoc SQL queries that may run at once before `503 sql_busy` (`2`).
+    pub sql_max_concurrent: Option<usize>,
 }
 
 impl RawConfig {
@@ -75,6 +81,9 @@ impl RawConfig {
             request_timeout: higher.request_timeout.or(self.request_timeout),
             prices_file: higher.prices_file.or(self.prices_file),
             memory_limit: higher.memory_limit.or(self.memory_limit),
+            sql_timeout: higher.sql_timeout.or(self.sql_timeout),
+            sql_max_rows: higher.sql_max_rows.or(self.sql_max_rows),
+            sql_max_concurrent: higher.sql_max_concurrent.or(self.sql_max_concurrent),
         }
     }
 }
@@ -84,6 +93,14 @@ impl RawConfig {
 pub struct IngestLimits {
     /// Largest body, compressed and after decompression.
     pub max_body_bytes: u64,
+}
+
+/// Caps of ad-hoc SQL (`POST /v1/sql`, `llm-ledger query`); a request may lower the first two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlLimits {
+    pub timeout: Duration,
+    pub max_rows: usize,
+    pub max_concurrent: usize,
 }
 
 /// The validated settings.
@@ -97,6 +114,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub prices_file: Option<PathBuf>,
     pub memory_limit: Option<String>,
+    pub sql: SqlLimits,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -135,6 +153,19 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        let sql = SqlLimits {
+            timeout: match raw.sql_timeout.as_deref() {
+                None => Duration::from_secs(30),
+                Some(text) => parse_duration(text)
+                    .filter(|limit| !limit.is_zero())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        key: "sql_timeout",
+                        reason: format!("expected a duration such as `30s`, got `{text}`"),
+                    })?,
+            },
+            max_rows: at_least_one("sql_max_rows", raw.sql_max_rows.unwrap_or(100_000))?,
+            max_concurrent: at_least_one("sql_max_concurrent", raw.sql_max_concurrent.unwrap_or(2))?,
+        };
         Ok(Config {
             bind,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -144,8 +175,19 @@ impl Config {
             request_timeout,
             prices_file: raw.prices_file,
             memory_limit: raw.memory_limit,
+            sql,
         })
     }
+}
+
+fn at_least_one(key: &'static str, value: usize) -> Result<usize, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            key,
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(value)
 }
 
 /// Parses `64MiB`, `10MB`, `512k`, `1048576`.

@@ -16,6 +16,7 @@ pub mod store;
 
 pub mod pipeline;
 pub mod reports;
+pub mod sql;
 
 pub mod api;
 pub mod server;

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use super::{admin, budgets, docs, error, export, health, ingest, prices, reports, traces};
+use super::{admin, budgets, docs, error, export, health, ingest, prices, reports, sql, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -22,6 +22,7 @@ use crate::pricing::spec;
         traces::traces,
         reports::report,
         export::export,
+        sql::sql,
         prices::list_prices,
         prices::add_prices,
         admin::import_prices,
@@ -62,12 +63,16 @@ use crate::pricing::spec;
         crate::reports::budgets::BudgetPeriod,
         crate::reports::budgets::BudgetRow,
         crate::reports::latency::LatencyRow,
+        sql::SqlRequest,
+        crate::sql::SqlDocument,
+        crate::sql::SqlColumn,
     )),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
         (name = "reports", description = "Spend and usage reports"),
         (name = "prices", description = "The effective-dated price catalog"),
         (name = "export", description = "Canonical events out"),
+        (name = "sql", description = "Ad-hoc read-only SQL over the documented views"),
         (name = "budgets", description = "Budgets per team, project, key, user or tag"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document")

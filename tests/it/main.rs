@@ -17,4 +17,5 @@ mod prices;
 mod pricing;
 mod queries;
 mod reports;
+mod sql;
 mod traces;
