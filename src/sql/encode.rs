@@ -98,16 +98,7 @@ impl QueryOutput {
     /// [`SqlError::Output`] when a writer fails (a defect or an unsupported nested type).
     pub fn encode(&self, format: SqlFormat) -> Result<Vec<u8>, SqlError> {
         match format {
-            SqlFormat::Json => {
-                let document = SqlDocument {
-                    columns: self.columns.clone(),
-                    rows: self.rows_json(),
-                    row_count: self.row_count,
-                    truncated: self.truncated,
-                    elapsed_ms: u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX),
-                };
-                serde_json::to_vec(&document).map_err(|error| SqlError::Output(error.to_string()))
-            }
+            SqlFormat::Json => self.json_document(),
             SqlFormat::Csv => Ok(self.csv()),
             SqlFormat::Arrow => self.arrow_stream(),
             SqlFormat::Parquet => self.parquet(),
@@ -117,16 +108,53 @@ impl QueryOutput {
     /// The rows as JSON objects.
     pub fn rows_json(&self) -> Vec<Json> {
         let mut rows = Vec::with_capacity(self.row_count);
+        self.each_row_json(|row| rows.push(row));
+        rows
+    }
+
+    fn each_row_json(&self, mut each: impl FnMut(Json)) {
         for batch in &self.batches {
             for row in 0..batch.num_rows() {
                 let mut object = Map::with_capacity(self.columns.len());
                 for (column, array) in self.columns.iter().zip(batch.columns()) {
                     object.insert(column.name.clone(), cell_json(array.as_ref(), row));
                 }
-                rows.push(Json::Object(object));
+                each(Json::Object(object));
             }
         }
-        rows
+    }
+
+    /// The [`SqlDocument`], written a row at a time (a whole result as JSON values would take
+    /// many times the memory of its text).
+    fn json_document(&self) -> Result<Vec<u8>, SqlError> {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"{\"columns\":");
+        serde_json::to_writer(&mut out, &self.columns).map_err(output_error)?;
+        out.extend_from_slice(b",\"rows\":[");
+        let mut first = true;
+        let mut failure = None;
+        self.each_row_json(|row| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            if let Err(error) = serde_json::to_writer(&mut out, &row) {
+                failure.get_or_insert(error);
+            }
+        });
+        if let Some(error) = failure {
+            return Err(output_error(error));
+        }
+        let tail = serde_json::json!({
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+            "elapsed_ms": u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX),
+        });
+        out.extend_from_slice(b"],");
+        // The tail object's members, without its braces: `"row_count":…,"truncated":…,…}`.
+        let tail = serde_json::to_vec(&tail).map_err(output_error)?;
+        out.extend_from_slice(&tail[1..]);
+        Ok(out)
     }
 
     fn csv(&self) -> Vec<u8> {
@@ -295,8 +323,13 @@ fn time_json(nanos: i64) -> Json {
 
 /// DuckDB's text of a value, for types without a JSON form of their own.
 fn display_json(array: &dyn Array, row: usize) -> Json {
-    match ArrayFormatter::try_new(array, &FormatOptions::default()) {
-        Ok(formatter) => Json::String(formatter.value(row).to_string()),
+    use std::fmt::Write;
+    let Ok(formatter) = ArrayFormatter::try_new(array, &FormatOptions::default()) else {
+        return Json::Null;
+    };
+    let mut text = String::new();
+    match write!(text, "{}", formatter.value(row)) {
+        Ok(()) => Json::String(text),
         Err(_) => Json::Null,
     }
 }

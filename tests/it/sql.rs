@@ -65,6 +65,10 @@ fn a_group_by_over_events_matches_the_spend_report() {
         json!([{"name": "team", "type": "VARCHAR"}, {"name": "requests", "type": "DECIMAL(38,0)"},
                {"name": "input_tokens", "type": "DECIMAL(38,0)"}, {"name": "cost_usd", "type": "DECIMAL(38,12)"}])
     );
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["columns", "rows", "row_count", "truncated", "elapsed_ms"]
+    );
     assert_eq!(body["truncated"], json!(false));
     assert!(body["elapsed_ms"].is_u64());
     let report = app.spend("from=2026-11-23&to=2026-11-25&group_by=team");
