@@ -18,6 +18,8 @@ use llm_ledger::synth::formats::{SynthFormat, write_ndjson};
 use llm_ledger::synth::{Synth, SynthOptions};
 use llm_ledger::{api, bench, reports, server, store};
 
+mod query;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "llm-ledger",
@@ -34,7 +36,8 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit, retention, lake_dir).
+    /// request_timeout, prices_file, memory_limit, retention, lake_dir, sql_timeout, sql_max_rows,
+    /// sql_max_concurrent).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Directory of the ledger's DuckDB file [default: ./data].
@@ -62,6 +65,8 @@ enum Command {
     Import(ImportArgs),
     /// Print a report.
     Report(ReportArgs),
+    /// Run one read-only SQL statement over the documented views (the sandbox of POST /v1/sql).
+    Query(query::QueryArgs),
     /// Print the OpenAPI document (or write it with --out).
     Openapi {
         /// Write to this file instead of standard output.
@@ -178,6 +183,15 @@ struct ServeArgs {
     /// Directory of the Parquet lake that POST /v1/admin/lake writes [default: none].
     #[arg(long, env = "LEDGER_LAKE_DIR")]
     lake_dir: Option<PathBuf>,
+    /// Time limit of one ad-hoc SQL query [default: 30s].
+    #[arg(long, env = "LEDGER_SQL_TIMEOUT")]
+    sql_timeout: Option<String>,
+    /// Most rows one ad-hoc SQL query returns [default: 100000].
+    #[arg(long, env = "LEDGER_SQL_MAX_ROWS")]
+    sql_max_rows: Option<usize>,
+    /// Ad-hoc SQL queries that may run at once [default: 2].
+    #[arg(long, env = "LEDGER_SQL_MAX_CONCURRENT")]
+    sql_max_concurrent: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +309,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = build_config(&global, None)?;
             init_logging("warn");
             report(&config, &args)
+        }
+        Command::Query(args) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            query::query(&config, &args)
         }
         Command::Openapi { out } => {
             let text = api::openapi::document_json().context("serialising the OpenAPI document")?;
@@ -516,6 +535,9 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         memory_limit: global.memory_limit.clone(),
         retention: global.retention.clone(),
         lake_dir: serve.and_then(|args| args.lake_dir.clone()),
+        sql_timeout: serve.and_then(|args| args.sql_timeout.clone()),
+        sql_max_rows: serve.and_then(|args| args.sql_max_rows),
+        sql_max_concurrent: serve.and_then(|args| args.sql_max_concurrent),
     };
     Ok(Config::resolve(file.overlay(cli))?)
 }

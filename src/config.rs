@@ -50,6 +50,12 @@ pub struct RawConfig {
     pub retention: Option<String>,
     /// Directory of the Parquet lake `POST /v1/admin/lake` writes; none by default.
     pub lake_dir: Option<PathBuf>,
+    /// Time limit of one ad-hoc SQL query (`30s`); a request may ask for less.
+    pub sql_timeout: Option<String>,
+    /// Most rows one ad-hoc SQL query returns (`100000`); a request may ask for fewer.
+    pub sql_max_rows: Option<usize>,
+    /// Ad-hoc SQL queries that may run at once before `503 sql_busy` (`2`).
+    pub sql_max_concurrent: Option<usize>,
 }
 
 impl RawConfig {
@@ -81,6 +87,9 @@ impl RawConfig {
             memory_limit: higher.memory_limit.or(self.memory_limit),
             retention: higher.retention.or(self.retention),
             lake_dir: higher.lake_dir.or(self.lake_dir),
+            sql_timeout: higher.sql_timeout.or(self.sql_timeout),
+            sql_max_rows: higher.sql_max_rows.or(self.sql_max_rows),
+            sql_max_concurrent: higher.sql_max_concurrent.or(self.sql_max_concurrent),
         }
     }
 }
@@ -129,6 +138,14 @@ impl RetentionPolicy {
     }
 }
 
+/// Caps of ad-hoc SQL (`POST /v1/sql`, `llm-ledger query`); a request may lower the first two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlLimits {
+    pub timeout: Duration,
+    pub max_rows: usize,
+    pub max_concurrent: usize,
+}
+
 /// The validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -142,6 +159,7 @@ pub struct Config {
     pub memory_limit: Option<String>,
     pub retention: RetentionPolicy,
     pub lake_dir: Option<PathBuf>,
+    pub sql: SqlLimits,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -187,6 +205,19 @@ impl Config {
                 reason: format!("expected whole days such as `400d`, or `forever`, got `{text}`"),
             })?,
         };
+        let sql = SqlLimits {
+            timeout: match raw.sql_timeout.as_deref() {
+                None => Duration::from_secs(30),
+                Some(text) => parse_duration(text)
+                    .filter(|limit| !limit.is_zero())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        key: "sql_timeout",
+                        reason: format!("expected a duration such as `30s`, got `{text}`"),
+                    })?,
+            },
+            max_rows: at_least_one("sql_max_rows", raw.sql_max_rows.unwrap_or(100_000))?,
+            max_concurrent: at_least_one("sql_max_concurrent", raw.sql_max_concurrent.unwrap_or(2))?,
+        };
         Ok(Config {
             bind,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -198,8 +229,19 @@ impl Config {
             memory_limit: raw.memory_limit,
             retention,
             lake_dir: raw.lake_dir,
+            sql,
         })
     }
+}
+
+fn at_least_one(key: &'static str, value: usize) -> Result<usize, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            key,
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(value)
 }
 
 /// Parses `64MiB`, `10MB`, `512k`, `1048576`.

@@ -19,6 +19,7 @@ pub mod store;
 
 pub mod pipeline;
 pub mod reports;
+pub mod sql;
 
 pub mod export;
 pub mod retention;

@@ -11,6 +11,7 @@ use anyhow::Context;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::pricing::{self, ContractSpec, PriceBook, PriceLayers, PriceSpec};
+use crate::sql::Sandbox;
 use crate::store::{Readers, Store, StoreError, StoreOptions, Writer, WriterOptions};
 
 /// What an opened ledger is made of, for the server and the CLI.
@@ -116,6 +117,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await
     .context("opening the ledger")??;
+    // Locks the database instance down (no files, network, extensions or settings) now that the
+    // ledger has done its own setup.
+    let sandbox = tokio::task::spawn_blocking({
+        let readers = ledger.readers.clone();
+        let limits = config.sql;
+        move || Sandbox::open(&readers, limits)
+    })
+    .await
+    .context("opening the SQL sandbox")?
+    .context("opening the SQL sandbox")?;
     let state = AppState {
         writer: ledger.writer.clone(),
         readers: ledger.readers.clone(),
@@ -123,6 +134,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         limits: config.ingest,
         request_timeout: config.request_timeout,
         lake_dir: config.lake_dir.clone(),
+        sql: Arc::new(sandbox),
     };
     let Ledger {
         writer,

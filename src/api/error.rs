@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use crate::ingest::IngestError;
 use crate::pricing::PricingError;
 use crate::reports::ReportError;
+use crate::sql::SqlError;
 use crate::store::StoreError;
 use crate::store::writer::error_chain;
 
@@ -47,6 +48,14 @@ pub enum ApiError {
     LakeUnavailable(String),
     #[error("the request took longer than {seconds} s")]
     Timeout { seconds: u64 },
+    #[error("{construct} is not allowed: {reason}")]
+    SqlNotAllowed { construct: String, reason: String },
+    #[error("{0}")]
+    SqlInvalid(String),
+    #[error("the query ran longer than {timeout_ms} ms and was stopped")]
+    QueryTimeout { timeout_ms: u64 },
+    #[error("{limit} ad-hoc SQL queries are already running; retry shortly")]
+    SqlBusy { limit: usize },
     #[error("internal error")]
     Internal(String),
 }
@@ -71,6 +80,10 @@ impl ApiError {
             ApiError::WriterBusy => (StatusCode::SERVICE_UNAVAILABLE, "writer_busy"),
             ApiError::LakeUnavailable(_) => (StatusCode::CONFLICT, "lake_unavailable"),
             ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            ApiError::SqlNotAllowed { .. } => (StatusCode::FORBIDDEN, "sql_not_allowed"),
+            ApiError::SqlInvalid(_) => (StatusCode::BAD_REQUEST, "sql_invalid"),
+            ApiError::QueryTimeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "query_timeout"),
+            ApiError::SqlBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sql_busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -80,6 +93,11 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => serde_json::json!({ "limit_bytes": limit }),
             ApiError::InvalidParameter { parameter, .. } => serde_json::json!({ "parameter": parameter }),
             ApiError::Timeout { seconds } => serde_json::json!({ "timeout_seconds": seconds }),
+            ApiError::SqlNotAllowed { construct, reason } => {
+                serde_json::json!({ "construct": construct, "reason": reason })
+            }
+            ApiError::QueryTimeout { timeout_ms } => serde_json::json!({ "timeout_ms": timeout_ms }),
+            ApiError::SqlBusy { limit } => serde_json::json!({ "max_concurrent": limit }),
             _ => Json::Null,
         }
     }
@@ -100,6 +118,10 @@ impl ApiError {
         "writer_busy",
         "lake_unavailable",
         "timeout",
+        "sql_not_allowed",
+        "sql_invalid",
+        "query_timeout",
+        "sql_busy",
         "internal",
     ];
 }
@@ -115,7 +137,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable snake_case code (`empty_body`, `invalid_json`, `unknown_format`, `payload_too_large`,
     /// `unsupported_media_type`, `unsupported_encoding`, `bad_encoding`, `invalid_parameter`,
-    /// `invalid_price`, `not_found`, `writer_busy`, `lake_unavailable`, `timeout`, `internal`).
+    /// `invalid_price`, `not_found`, `writer_busy`, `lake_unavailable`, `timeout`, `sql_not_allowed`,
+    /// `sql_invalid`, `query_timeout`, `sql_busy`, `internal`).
     #[schema(example = "invalid_parameter")]
     pub code: String,
     pub message: String,
@@ -149,7 +172,7 @@ impl ResponseError for ApiError {
             },
         };
         let mut response = HttpResponse::build(status).json(body);
-        if matches!(self, ApiError::WriterBusy) {
+        if matches!(self, ApiError::WriterBusy | ApiError::SqlBusy { .. }) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -191,6 +214,23 @@ impl From<ReportError> for ApiError {
             },
             ReportError::Store(store) => ApiError::from(store),
             other @ (ReportError::Query(_) | ReportError::Shape(_)) => {
+                ApiError::Internal(error_chain(&other))
+            }
+        }
+    }
+}
+
+impl From<SqlError> for ApiError {
+    fn from(error: SqlError) -> ApiError {
+        match error {
+            SqlError::NotAllowed { construct, reason } => ApiError::SqlNotAllowed { construct, reason },
+            SqlError::Invalid(message) => ApiError::SqlInvalid(message),
+            SqlError::Timeout { limit } => ApiError::QueryTimeout {
+                timeout_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+            },
+            SqlError::Busy { limit } => ApiError::SqlBusy { limit },
+            other
+            @ (SqlError::Output(_) | SqlError::Unsafe(_) | SqlError::Db { .. } | SqlError::Store(_)) => {
                 ApiError::Internal(error_chain(&other))
             }
         }

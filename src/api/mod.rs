@@ -6,7 +6,8 @@
 //! price book, limits). Errors become HTTP only in [`error`].
 //!
 //! Invariants: `api` never opens a DuckDB connection itself and never runs DuckDB or polars on
-//! an actix worker (everything goes through `web::block` or the writer).
+//! an actix worker (everything goes through `web::block` or the writer). `sql` runs user SQL
+//! only through `crate::sql::Sandbox`, never on `readers`.
 
 pub mod admin;
 pub mod budgets;
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod prices;
 pub mod reports;
 pub mod retention;
+pub mod sql;
 pub mod traces;
 
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use actix_web::web;
 
 use crate::config::IngestLimits;
 use crate::pricing::PriceBook;
+use crate::sql::Sandbox;
 use crate::store::{Readers, Writer};
 
 /// What handlers share: handles, no logic.
@@ -41,6 +44,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Where `POST /v1/admin/lake` writes the Parquet lake; `None` when not configured.
     pub lake_dir: Option<std::path::PathBuf>,
+    /// The ad-hoc SQL sandbox (its own connections, not `readers`).
+    pub sql: Arc<Sandbox>,
 }
 
 /// Registers every route, and makes actix's own extractor errors use the one error shape.
@@ -62,6 +67,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/v1/traces", web::post().to(traces::traces))
         .route("/v1/reports/{name}", web::get().to(reports::report))
         .route("/v1/export", web::get().to(export::export))
+        .route("/v1/sql", web::post().to(sql::sql))
         .route("/v1/prices", web::get().to(prices::list_prices))
         .route("/v1/prices", web::post().to(prices::add_prices))
         .route("/v1/prices/import", web::post().to(admin::import_prices))

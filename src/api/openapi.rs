@@ -4,7 +4,9 @@
 
 use utoipa::OpenApi;
 
-use super::{admin, budgets, docs, error, export, health, ingest, lake, prices, reports, retention, traces};
+use super::{
+    admin, budgets, docs, error, export, health, ingest, lake, prices, reports, retention, sql, traces,
+};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -22,6 +24,7 @@ use crate::pricing::spec;
         traces::traces,
         reports::report,
         export::export,
+        sql::sql,
         prices::list_prices,
         prices::add_prices,
         admin::import_prices,
@@ -71,6 +74,9 @@ use crate::pricing::spec;
         crate::export::lake::LakeDay,
         crate::export::lake::DayAction,
         crate::export::lake::DayReason,
+        sql::SqlRequest,
+        crate::sql::SqlDocument,
+        crate::sql::SqlColumn,
     )),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
@@ -78,6 +84,7 @@ use crate::pricing::spec;
         (name = "prices", description = "The effective-dated price catalog"),
         (name = "export", description = "Canonical events out: one file, or the Parquet lake"),
         (name = "admin", description = "Retention"),
+        (name = "sql", description = "Ad-hoc read-only SQL over the documented views"),
         (name = "budgets", description = "Budgets per team, project, key, user or tag"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This document")

@@ -19,4 +19,5 @@ mod pricing;
 mod queries;
 mod reports;
 mod retention;
+mod sql;
 mod traces;

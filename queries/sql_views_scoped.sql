@@ -1,0 +1,70 @@
+-- sql_views_scoped: the views of `sql_views.sql` over one team's rows, for a query scoped to a
+-- team (a `read` key limited to one team). Created as temporary views on every scoped sandbox
+-- connection (`sql::session`); before each query the connection sets the session variable
+-- `ledger_team_scope` to the team (`SET VARIABLE`, a bound value). Unset, it is NULL and every
+-- filtered view is empty: the views fail closed. Keep the columns in step with `sql_views.sql`.
+--
+-- Team rows: events, rollup_hourly, rollup_daily and focus_lines by `team`; contracts by the team they name;
+-- budgets by the team of their scope. Prices are not team data and are shown whole.
+--
+-- Most views share their table's name, and a temporary view is found before a table, so each
+-- reads its table through the database-qualified name (the ledger's file is `ledger.duckdb`,
+-- so its database is `ledger`).
+--
+-- Parameters: none (the session variable `ledger_team_scope`, VARCHAR). Result: none.
+
+-- One row per stored call: every column of the canonical record.
+CREATE OR REPLACE TEMP VIEW events AS
+SELECT * FROM ledger.main.usage_events
+WHERE team = getvariable('ledger_team_scope');
+
+-- One row per UTC hour × source, team, project, provider, model, route, status, … (the rollup
+-- the standard reports read), without its internal key.
+CREATE OR REPLACE TEMP VIEW rollup_hourly AS
+SELECT * EXCLUDE (rollup_key) FROM ledger.main.rollup_hourly
+WHERE team = getvariable('ledger_team_scope');
+
+-- The same per UTC day (what day-aligned reports read).
+CREATE OR REPLACE TEMP VIEW rollup_daily AS
+SELECT * EXCLUDE (rollup_key) FROM ledger.main.rollup_daily
+WHERE team = getvariable('ledger_team_scope');
+
+-- The FOCUS line ledger: priced lines per UTC day, as billed, with correction lines after
+-- re-pricing; without its internal key.
+CREATE OR REPLACE TEMP VIEW focus_lines AS
+SELECT * EXCLUDE (line_key) FROM ledger.main.focus_lines
+WHERE team = getvariable('ledger_team_scope');
+
+-- Price entries added through the API or an import (the shipped catalog lives in the binary).
+CREATE OR REPLACE TEMP VIEW prices AS
+SELECT price_id, layer, provider, model, model_key, effective_from, effective_to, spec, created_at
+FROM ledger.main.prices;
+
+-- Contracts that name the team.
+CREATE OR REPLACE TEMP VIEW contracts AS
+SELECT contract_id, layer,
+       json_extract_string(spec, '$.name') AS name,
+       json_extract_string(spec, '$.provider') AS provider,
+       json_extract_string(spec, '$.model') AS model,
+       json_extract_string(spec, '$.team') AS team,
+       TRY_CAST(json_extract_string(spec, '$.effective_from') AS TIMESTAMP) AS effective_from,
+       TRY_CAST(json_extract_string(spec, '$.effective_to') AS TIMESTAMP) AS effective_to,
+       spec, created_at
+FROM ledger.main.contracts
+WHERE json_extract_string(spec, '$.team') = getvariable('ledger_team_scope');
+
+-- Budgets whose scope is the team (alone or with a project, key, user or tag).
+CREATE OR REPLACE TEMP VIEW budgets AS
+SELECT budget_id,
+       json_extract_string(spec, '$.name') AS name,
+       json_extract_string(spec, '$.period') AS period,
+       TRY_CAST(json_extract_string(spec, '$.amount_usd') AS DECIMAL(38,12)) AS amount_usd,
+       coalesce(json_extract_string(spec, '$.tz'), 'UTC') AS tz,
+       json_extract_string(spec, '$.scope.team') AS team,
+       json_extract_string(spec, '$.scope.project') AS project,
+       json_extract_string(spec, '$.scope.api_key') AS api_key,
+       json_extract_string(spec, '$.scope.user') AS user_id,
+       json_extract(spec, '$.scope.tag') AS tag,
+       spec, created_at, updated_at
+FROM ledger.main.budgets
+WHERE json_extract_string(spec, '$.scope.team') = getvariable('ledger_team_scope');
