@@ -20,6 +20,25 @@ use llm_ledger::{api, bench, reports, server, store};
 
 mod query;
 
+/// The API key `--server` requests send (`--api-key` / `LEDGER_API_KEY`).
+static SERVER_API_KEY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// An HTTP client for `--server` commands: no overall time limit (exports and imports can be
+/// long), and the API key as a bearer token when one is given.
+pub(crate) fn server_client() -> anyhow::Result<reqwest::blocking::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = SERVER_API_KEY.get().and_then(Option::as_deref) {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+            .context("the API key has characters a header cannot carry")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(reqwest::blocking::Client::builder()
+        .timeout(None)
+        .default_headers(headers)
+        .build()?)
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "llm-ledger",
@@ -52,6 +71,9 @@ struct GlobalArgs {
     /// DuckDB memory limit (`2GB`) [default: DuckDB's, 80% of RAM].
     #[arg(long, env = "LEDGER_MEMORY_LIMIT", global = true)]
     memory_limit: Option<String>,
+    /// API key for commands that talk to a server (`--server`).
+    #[arg(long, env = "LEDGER_API_KEY", global = true, hide_env_values = true)]
+    api_key: Option<String>,
     /// How long events are kept (`400d`) [default: forever]; older records are refused at ingest.
     #[arg(long, env = "LEDGER_RETENTION", global = true)]
     retention: Option<String>,
@@ -88,6 +110,31 @@ enum Command {
     /// Benchmarks on generated traffic.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// API keys: make a new one, or hash an existing one, as a configuration entry.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Print a new random key and its configuration entry (only the entry's hash is stored).
+    New {
+        /// ingest, read or admin.
+        #[arg(long)]
+        role: String,
+        /// Limit a read key to one team.
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Read a key from standard input and print its configuration entry.
+    Hash {
+        /// ingest, read or admin.
+        #[arg(long)]
+        role: String,
+        /// Limit a read key to one team.
+        #[arg(long)]
+        team: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -192,6 +239,14 @@ struct ServeArgs {
     /// Ad-hoc SQL queries that may run at once [default: 2].
     #[arg(long, env = "LEDGER_SQL_MAX_CONCURRENT")]
     sql_max_concurrent: Option<usize>,
+    /// API keys as ROLE[@TEAM]=KEY, comma-separated (KEY: `sha256:<hex>` or the secret; see
+    /// `llm-ledger keys new`) [default: none, open access on loopback only].
+    #[arg(long, env = "LEDGER_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    api_keys: Option<Vec<String>>,
+    /// Listen on a non-loopback address without API keys (anyone who can reach it may do
+    /// anything).
+    #[arg(long, env = "LEDGER_INSECURE")]
+    insecure: bool,
 }
 
 #[derive(Args, Debug)]
@@ -292,6 +347,7 @@ enum PricesCommand {
 /// Whatever stops the command, with context for people.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Cli { global, command } = cli;
+    let _ = SERVER_API_KEY.set(global.api_key.clone()); // Set once, here.
     match command {
         Command::Serve(args) => {
             let config = build_config(&global, Some(&args))?;
@@ -341,6 +397,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reprice(&config, &args)
         }
         Command::Generate(args) => generate(&args),
+        Command::Keys(command) => keys(&command),
         Command::Bench(BenchCommand::Reports(args)) => {
             let config = build_config(&global, None)?;
             init_logging("warn");
@@ -410,7 +467,7 @@ fn import_prices(
                 &query,
             )
             .with_context(|| format!("bad server URL `{url}`"))?;
-            let response = reqwest::blocking::Client::new()
+            let response = server_client()?
                 .post(endpoint)
                 .header("content-type", "application/json")
                 .body(text)
@@ -468,7 +525,7 @@ fn reprice(config: &Config, args: &RepriceArgs) -> anyhow::Result<ExitCode> {
     let answer: serde_json::Value = match &args.server {
         Some(url) => {
             let endpoint = format!("{}/v1/admin/reprice", url.trim_end_matches('/'));
-            let response = reqwest::blocking::Client::new()
+            let response = server_client()?
                 .post(&endpoint)
                 .json(&body)
                 .send()
@@ -538,6 +595,8 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         sql_timeout: serve.and_then(|args| args.sql_timeout.clone()),
         sql_max_rows: serve.and_then(|args| args.sql_max_rows),
         sql_max_concurrent: serve.and_then(|args| args.sql_max_concurrent),
+        api_keys: serve.and_then(|args| args.api_keys.clone()),
+        insecure: serve.and_then(|args| args.insecure.then_some(true)),
     };
     Ok(Config::resolve(file.overlay(cli))?)
 }
@@ -826,7 +885,7 @@ fn post_chunk(url: &str, body: &[u8], format: &str, strict: bool) -> anyhow::Res
         "{}/v1/ingest?format={format}&strict={strict}",
         url.trim_end_matches('/')
     );
-    let client = reqwest::blocking::Client::new();
+    let client = server_client()?;
     let mut attempt = 0;
     loop {
         let response = client
@@ -885,7 +944,7 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             let endpoint = format!("{}/v1/reports/{}", url.trim_end_matches('/'), args.name);
             let endpoint = reqwest::Url::parse_with_params(&endpoint, &pairs)
                 .with_context(|| format!("bad server URL `{url}`"))?;
-            let response = reqwest::blocking::Client::new()
+            let response = server_client()?
                 .get(endpoint.clone())
                 .send()
                 .with_context(|| format!("asking {endpoint}"))?;
@@ -902,9 +961,9 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         None => {
             let ledger = server::open_ledger(config)?;
             let catalog = ledger.prices.current();
-            let report = ledger
-                .readers
-                .with_conn(|conn| reports::run(&args.name, &pairs, conn, &catalog, chrono::Utc::now()))?;
+            let report = ledger.readers.with_conn(|conn| {
+                reports::run(&args.name, &pairs, conn, &catalog, chrono::Utc::now(), None)
+            })?;
             let server::Ledger {
                 writer,
                 writer_thread,
@@ -1154,5 +1213,38 @@ fn bench_reports(mut config: Config, args: &BenchReportsArgs) -> anyhow::Result<
     writer_thread
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
+    let (role, team, secret, new) = match command {
+        KeysCommand::New { role, team } => (role, team, llm_ledger::auth::new_secret(), true),
+        KeysCommand::Hash { role, team } => {
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .context("reading the key from standard input")?;
+            (role, team, secret.trim().to_owned(), false)
+        }
+    };
+    let role = match role.as_str() {
+        "ingest" => llm_ledger::auth::Role::Ingest,
+        "read" => llm_ledger::auth::Role::Read,
+        "admin" => llm_ledger::auth::Role::Admin,
+        other => bail!("--role: expected ingest, read or admin, got `{other}`"),
+    };
+    let entry = llm_ledger::auth::entry_for(&secret, role, team.as_deref());
+    // Check the entry the way the server will read it.
+    llm_ledger::auth::KeyRing::parse(&[entry.as_str()])
+        .map_err(|error| anyhow::anyhow!("{}", error.reason))?;
+    if new {
+        println!("key:   {secret}");
+        println!("entry: {entry}");
+        eprintln!(
+            "Give the key to its user; put the entry in LEDGER_API_KEYS or the config file's api_keys."
+        );
+    } else {
+        println!("{entry}");
+    }
     Ok(ExitCode::SUCCESS)
 }

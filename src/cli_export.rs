@@ -119,9 +119,7 @@ fn export_lake_on_server(args: &ExportArgs, url: &str) -> anyhow::Result<ExitCod
     day_arg("from", args.from.as_deref())?;
     day_arg("to", args.to.as_deref())?;
     let endpoint = format!("{}/v1/admin/lake", url.trim_end_matches('/'));
-    let response = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()?
+    let response = crate::cli::server_client()?
         .post(&endpoint)
         .json(&serde_json::json!({"from": args.from, "to": args.to}))
         .send()
@@ -186,9 +184,7 @@ fn export_file(
             let endpoint =
                 reqwest::Url::parse_with_params(&format!("{}/v1/export", url.trim_end_matches('/')), &query)
                     .with_context(|| format!("bad server URL `{url}`"))?;
-            let mut response = reqwest::blocking::Client::builder()
-                .timeout(None)
-                .build()?
+            let mut response = crate::cli::server_client()?
                 .get(endpoint.clone())
                 .send()
                 .with_context(|| format!("asking {endpoint}"))?;
@@ -242,9 +238,7 @@ pub fn retention(config: &Config, command: &RetentionCommand) -> anyhow::Result<
     let answer: serde_json::Value = match server {
         Some(url) => {
             let endpoint = format!("{}/v1/admin/retention", url.trim_end_matches('/'));
-            let response = reqwest::blocking::Client::builder()
-                .timeout(None)
-                .build()?
+            let response = crate::cli::server_client()?
                 .post(&endpoint)
                 .json(&serde_json::json!({"keep": keep, "before": before}))
                 .send()

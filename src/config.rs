@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::KeyRing;
+
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +48,10 @@ pub struct RawConfig {
     pub prices_file: Option<PathBuf>,
     /// DuckDB memory limit (`2GB`); DuckDB's default when absent.
     pub memory_limit: Option<String>,
+    /// API keys, `ROLE[@TEAM]=KEY` (`KEY` = `sha256:<hex>` or the secret); none = open access.
+    pub api_keys: Option<Vec<String>>,
+    /// Serve a non-loopback address without API keys.
+    pub insecure: Option<bool>,
     /// How long events are kept (`400d`, whole days, or `forever`, the default).
     pub retention: Option<String>,
     /// Directory of the Parquet lake `POST /v1/admin/lake` writes; none by default.
@@ -85,6 +91,8 @@ impl RawConfig {
             request_timeout: higher.request_timeout.or(self.request_timeout),
             prices_file: higher.prices_file.or(self.prices_file),
             memory_limit: higher.memory_limit.or(self.memory_limit),
+            api_keys: higher.api_keys.or(self.api_keys),
+            insecure: higher.insecure.or(self.insecure),
             retention: higher.retention.or(self.retention),
             lake_dir: higher.lake_dir.or(self.lake_dir),
             sql_timeout: higher.sql_timeout.or(self.sql_timeout),
@@ -160,6 +168,10 @@ pub struct Config {
     pub retention: RetentionPolicy,
     pub lake_dir: Option<PathBuf>,
     pub sql: SqlLimits,
+    /// The API keys (only their hashes).
+    pub keys: KeyRing,
+    /// A non-loopback `bind` without keys is allowed.
+    pub insecure: bool,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -205,6 +217,12 @@ impl Config {
                 reason: format!("expected whole days such as `400d`, or `forever`, got `{text}`"),
             })?,
         };
+        let keys = KeyRing::parse(raw.api_keys.as_deref().unwrap_or_default()).map_err(|error| {
+            ConfigError::Invalid {
+                key: "api_keys",
+                reason: error.to_string(),
+            }
+        })?;
         let sql = SqlLimits {
             timeout: match raw.sql_timeout.as_deref() {
                 None => Duration::from_secs(30),
@@ -230,6 +248,8 @@ impl Config {
             retention,
             lake_dir: raw.lake_dir,
             sql,
+            keys,
+            insecure: raw.insecure.unwrap_or(false),
         })
     }
 }

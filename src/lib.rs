@@ -12,6 +12,7 @@
 
 pub mod model;
 
+pub mod auth;
 pub mod config;
 pub mod ingest;
 pub mod pricing;

@@ -14,6 +14,24 @@ use crate::pricing::{self, ContractSpec, PriceBook, PriceLayers, PriceSpec};
 use crate::sql::Sandbox;
 use crate::store::{Readers, Store, StoreError, StoreOptions, Writer, WriterOptions};
 
+/// Refuses to serve a non-loopback address without API keys unless `insecure` says so: an open
+/// ledger on a network would let anyone read every team's spend and rewrite prices.
+///
+/// # Errors
+/// When the address is not loopback, no keys are configured and `insecure` is off.
+pub fn refuse_open_network(config: &Config) -> anyhow::Result<()> {
+    if !config.bind.ip().is_loopback() && config.keys.is_empty() && !config.insecure {
+        anyhow::bail!(
+            "refusing to listen on {} without API keys: anyone who can reach it could read every team's \
+             spend and change prices. Configure keys (LEDGER_API_KEYS or api_keys in the config file; \
+             `llm-ledger keys new --role admin` makes one), bind 127.0.0.1, or pass --insecure \
+             (LEDGER_INSECURE=true) to accept this",
+            config.bind
+        );
+    }
+    Ok(())
+}
+
 /// What an opened ledger is made of, for the server and the CLI.
 pub struct Ledger {
     pub writer: Writer,
@@ -111,6 +129,7 @@ fn load_user_contracts(conn: &duckdb::Connection) -> Result<Vec<ContractSpec>, S
 /// # Errors
 /// Startup failures (store locked, port taken, bad prices file).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    refuse_open_network(&config)?;
     let ledger = tokio::task::spawn_blocking({
         let config = config.clone();
         move || open_ledger(&config)
@@ -135,6 +154,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         request_timeout: config.request_timeout,
         lake_dir: config.lake_dir.clone(),
         sql: Arc::new(sandbox),
+        keys: Arc::new(config.keys.clone()),
     };
     let Ledger {
         writer,
@@ -155,7 +175,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     for address in &addresses {
         println!("llm-ledger listening on http://{address}");
     }
-    tracing::info!(bind = ?addresses, data_dir = %config.data_dir.display(), "serving");
+    tracing::info!(bind = ?addresses, data_dir = %config.data_dir.display(), api_keys = config.keys.len(), "serving");
+    if config.keys.is_empty() && !config.bind.ip().is_loopback() {
+        tracing::warn!(
+            "no API keys and --insecure: anyone who can reach this address may ingest, read and administer"
+        );
+    }
     let retention = tokio::spawn(crate::retention::run_periodically(writer.clone()));
     server.run().await.context("running the HTTP server")?;
     // The periodic retention task holds a writer handle too; a pass it started finishes on the

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody};
 use super::prices::{PriceListing, listing};
 use crate::pricing::spec::parse_instant;
@@ -56,6 +57,7 @@ pub async fn import_prices(
     state: web::Data<AppState>,
     query: web::Query<ImportQuery>,
     payload: web::Payload,
+    _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
     let body = super::read_body(payload, state.limits.max_body_bytes).await?;
     let effective_from = match query.effective_from.as_deref() {
@@ -109,11 +111,17 @@ pub struct ContractListing {
 /// The contracts.
 #[utoipa::path(get, path = "/v1/contracts", tag = "prices",
     responses((status = 200, description = "Every contract, in force or not", body = Vec<ContractListing>)))]
-pub async fn list_contracts(state: web::Data<AppState>) -> HttpResponse {
+pub async fn list_contracts(state: web::Data<AppState>, caller: ReadKey) -> HttpResponse {
     let catalog = state.prices.current();
+    // A team-scoped key sees the contracts that name its team (as in ad-hoc SQL).
     let listings: Vec<ContractListing> = catalog
         .contracts()
         .iter()
+        .filter(|contract| {
+            caller
+                .team_scope()
+                .is_none_or(|team| contract.spec.team.as_deref() == Some(team))
+        })
         .map(|contract| ContractListing {
             contract_id: contract.contract_id.clone(),
             layer: contract.layer.as_str().to_owned(),
@@ -137,6 +145,7 @@ pub async fn list_contracts(state: web::Data<AppState>) -> HttpResponse {
 pub async fn add_contracts(
     state: web::Data<AppState>,
     payload: web::Payload,
+    _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
     let body = super::read_body(payload, state.limits.max_body_bytes).await?;
     let invalid = |error: serde_json::Error| ApiError::InvalidPrice(error.to_string());
@@ -190,6 +199,7 @@ pub struct RepriceRequest {
 pub async fn reprice(
     state: web::Data<AppState>,
     body: web::Json<RepriceRequest>,
+    _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
     let bound = |name: &str, text: &str| {
         parse_instant(text).ok_or_else(|| ApiError::InvalidParameter {

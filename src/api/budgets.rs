@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use super::AppState;
+use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody};
 use crate::reports::budgets::{self, Budget, BudgetSpec};
 
@@ -31,8 +32,13 @@ async fn load(state: &web::Data<AppState>) -> Result<Vec<Budget>, ApiError> {
 /// Every budget.
 #[utoipa::path(get, path = "/v1/budgets", tag = "budgets",
     responses((status = 200, description = "Every budget", body = Vec<BudgetListing>)))]
-pub async fn list_budgets(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let budgets: Vec<BudgetListing> = load(&state).await?.into_iter().map(listing).collect();
+pub async fn list_budgets(state: web::Data<AppState>, caller: ReadKey) -> Result<HttpResponse, ApiError> {
+    let budgets: Vec<BudgetListing> = load(&state)
+        .await?
+        .into_iter()
+        .filter(|budget| budget.visible_to(caller.team_scope()))
+        .map(listing)
+        .collect();
     Ok(HttpResponse::Ok().json(budgets))
 }
 
@@ -42,12 +48,16 @@ pub async fn list_budgets(state: web::Data<AppState>) -> Result<HttpResponse, Ap
     responses(
         (status = 200, description = "The budget", body = BudgetListing),
         (status = 404, description = "No such budget (`not_found`)", body = ErrorBody)))]
-pub async fn get_budget(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_budget(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    caller: ReadKey,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let budget = load(&state)
         .await?
         .into_iter()
-        .find(|budget| budget.budget_id == id)
+        .find(|budget| budget.budget_id == id && budget.visible_to(caller.team_scope()))
         .ok_or_else(|| ApiError::NotFound {
             what: format!("budget `{id}`"),
         })?;
@@ -70,6 +80,7 @@ pub async fn put_budget(
     state: web::Data<AppState>,
     id: web::Path<String>,
     payload: web::Payload,
+    _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
     let body = super::read_body(payload, state.limits.max_body_bytes).await?;
     let spec: BudgetSpec = serde_json::from_slice(&body).map_err(|error| ApiError::InvalidParameter {
@@ -96,6 +107,7 @@ pub async fn put_budget(
 pub async fn delete_budget(
     state: web::Data<AppState>,
     id: web::Path<String>,
+    _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if state.writer.delete_budget(id.clone()).await? {

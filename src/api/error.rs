@@ -56,6 +56,10 @@ pub enum ApiError {
     QueryTimeout { timeout_ms: u64 },
     #[error("{limit} ad-hoc SQL queries are already running; retry shortly")]
     SqlBusy { limit: usize },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{reason}")]
+    Forbidden { reason: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -84,6 +88,8 @@ impl ApiError {
             ApiError::SqlInvalid(_) => (StatusCode::BAD_REQUEST, "sql_invalid"),
             ApiError::QueryTimeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "query_timeout"),
             ApiError::SqlBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sql_busy"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -122,6 +128,8 @@ impl ApiError {
         "sql_invalid",
         "query_timeout",
         "sql_busy",
+        "unauthorized",
+        "forbidden",
         "internal",
     ];
 }
@@ -138,7 +146,7 @@ pub struct ErrorDetail {
     /// Stable snake_case code (`empty_body`, `invalid_json`, `unknown_format`, `payload_too_large`,
     /// `unsupported_media_type`, `unsupported_encoding`, `bad_encoding`, `invalid_parameter`,
     /// `invalid_price`, `not_found`, `writer_busy`, `lake_unavailable`, `timeout`, `sql_not_allowed`,
-    /// `sql_invalid`, `query_timeout`, `sql_busy`, `internal`).
+    /// `sql_invalid`, `query_timeout`, `sql_busy`, `unauthorized`, `forbidden`, `internal`).
     #[schema(example = "invalid_parameter")]
     pub code: String,
     pub message: String,
@@ -177,7 +185,24 @@ impl ResponseError for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"llm-ledger\""),
+            );
+        }
         response
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> ApiError {
+        match error {
+            crate::auth::AuthError::Role { .. } => ApiError::Forbidden {
+                reason: error.to_string(),
+            },
+            other => ApiError::Unauthorized(other.to_string()),
+        }
     }
 }
 
@@ -213,6 +238,9 @@ impl From<ReportError> for ApiError {
                 what: format!("report `{name}`"),
             },
             ReportError::Store(store) => ApiError::from(store),
+            scoped @ ReportError::OutOfScope { .. } => ApiError::Forbidden {
+                reason: scoped.to_string(),
+            },
             other @ (ReportError::Query(_) | ReportError::Shape(_)) => {
                 ApiError::Internal(error_chain(&other))
             }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::AppState;
+use super::auth::ReadKey;
 use super::error::{ApiError, ErrorBody};
 use crate::export::{ExportFormat, ExportOptions, write_events};
 use crate::model::Source;
@@ -140,6 +141,7 @@ impl Write for ChannelWriter {
 pub async fn export(
     state: web::Data<AppState>,
     query: web::Query<ExportQuery>,
+    caller: ReadKey,
 ) -> Result<HttpResponse, ApiError> {
     let (scope, format) = query.parse()?;
     let file_name = format!(
@@ -148,8 +150,9 @@ pub async fn export(
         scope.to.format("%Y%m%dT%H%M%SZ"),
         format.extension()
     );
-    // API keys scoped to one team will pass their team here.
-    let team_scope: Option<String> = None;
+    // A team-scoped key exports its team's events only; asking for another team is refused.
+    super::auth::check_team_request(caller.team_scope(), scope.team.iter())?;
+    let team_scope: Option<String> = caller.team_scope().map(str::to_owned);
     let (sender, receiver) = mpsc::channel::<Result<web::Bytes, ApiError>>(4);
     let readers = state.readers.clone();
     tokio::task::spawn_blocking(move || {

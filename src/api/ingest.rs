@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
+use super::auth::IngestKey;
 use super::error::{ApiError, ErrorBody};
 use crate::ingest::FormatChoice;
 use crate::ingest::body::Encoding;
@@ -57,6 +58,7 @@ pub async fn ingest(
     request: HttpRequest,
     query: web::Query<IngestQuery>,
     payload: web::Payload,
+    _caller: IngestKey,
 ) -> Result<HttpResponse, ApiError> {
     let choice = match query.format.as_deref() {
         None => FormatChoice::Auto,

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppState;
+use super::auth::AdminKey;
 use super::error::{ApiError, ErrorBody};
 use crate::export::ExportError;
 use crate::export::lake::{LakeOptions, LakeRange, LakeReport, export_lake};
@@ -57,7 +58,11 @@ pub(crate) fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &[u8
         (status = 200, description = "The lake is up to date", body = LakeReport),
         (status = 400, description = "Bad parameter (`invalid_parameter`) or body (`invalid_json`)", body = ErrorBody),
         (status = 409, description = "No lake directory is configured, another export is writing the lake, or the directory holds a lake of another scope (`lake_unavailable`)", body = ErrorBody)))]
-pub async fn update_lake(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn update_lake(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    _caller: AdminKey,
+) -> Result<HttpResponse, ApiError> {
     let request: LakeRequest = optional_json(&body)?;
     let range = LakeRange {
         from: day("from", request.from.as_deref())?,
@@ -76,7 +81,7 @@ pub async fn update_lake(state: web::Data<AppState>, body: web::Bytes) -> Result
             "no lake directory is configured (`lake_dir`, LEDGER_LAKE_DIR or --lake-dir)".to_owned(),
         ));
     };
-    // API keys scoped to one team will pass their team here.
+    // Only admin keys write the lake, and admin keys see every team.
     let team_scope: Option<String> = None;
     let readers = state.readers.clone();
     let report = web::block(move || {

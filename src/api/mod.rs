@@ -10,6 +10,7 @@
 //! only through `crate::sql::Sandbox`, never on `readers`.
 
 pub mod admin;
+pub mod auth;
 pub mod budgets;
 pub mod docs;
 pub mod error;
@@ -46,6 +47,58 @@ pub struct AppState {
     pub lake_dir: Option<std::path::PathBuf>,
     /// The ad-hoc SQL sandbox (its own connections, not `readers`).
     pub sql: Arc<Sandbox>,
+    /// The API keys; empty when the ledger runs without keys.
+    pub keys: Arc<crate::auth::KeyRing>,
+}
+
+/// Who may call a route: anyone, or a key allowing a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Key(crate::auth::Role),
+}
+
+/// Every route with the access its handler's extractor requires (the OpenAPI document's
+/// security and the auth tests read this table; the handlers enforce it).
+pub const ROUTE_ACCESS: &[(&str, &str, Access)] = {
+    use crate::auth::Role::{Admin, Ingest, Read};
+    &[
+        ("get", "/healthz", Access::Public),
+        ("get", "/readyz", Access::Public),
+        ("post", "/v1/ingest", Access::Key(Ingest)),
+        ("post", "/v1/traces", Access::Key(Ingest)),
+        ("get", "/v1/reports/{name}", Access::Key(Read)),
+        ("get", "/v1/export", Access::Key(Read)),
+        ("post", "/v1/sql", Access::Key(Read)),
+        ("get", "/v1/prices", Access::Key(Read)),
+        ("post", "/v1/prices", Access::Key(Admin)),
+        ("post", "/v1/prices/import", Access::Key(Admin)),
+        ("get", "/v1/contracts", Access::Key(Read)),
+        ("post", "/v1/contracts", Access::Key(Admin)),
+        ("post", "/v1/admin/reprice", Access::Key(Admin)),
+        ("post", "/v1/admin/retention", Access::Key(Admin)),
+        ("post", "/v1/admin/lake", Access::Key(Admin)),
+        ("get", "/v1/budgets", Access::Key(Read)),
+        ("get", "/v1/budgets/{id}", Access::Key(Read)),
+        ("put", "/v1/budgets/{id}", Access::Key(Admin)),
+        ("delete", "/v1/budgets/{id}", Access::Key(Admin)),
+        ("get", "/openapi.json", Access::Public),
+        ("get", "/docs", Access::Public),
+    ]
+};
+
+/// The access rule of a documented path (each report's own path is a report).
+#[must_use]
+pub fn access_of(method: &str, path: &str) -> Option<Access> {
+    let path = if path.starts_with("/v1/reports/") {
+        "/v1/reports/{name}"
+    } else {
+        path
+    };
+    ROUTE_ACCESS
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, access)| *access)
 }
 
 /// Registers every route, and makes actix's own extractor errors use the one error shape.

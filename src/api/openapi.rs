@@ -78,6 +78,7 @@ use crate::pricing::spec;
         crate::sql::SqlDocument,
         crate::sql::SqlColumn,
     )),
+    modifiers(&Security),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
         (name = "reports", description = "Spend and usage reports"),
@@ -91,6 +92,83 @@ use crate::pricing::spec;
     )
 )]
 pub struct ApiDoc;
+
+/// Adds the API-key schemes, and to every operation that needs a key its requirement, the role
+/// it needs in its description, and the 401/403 answers.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: `Authorization: Bearer <key>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key in the `X-API-Key` header",
+            ))),
+        );
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", item.get.as_mut()),
+                ("put", item.put.as_mut()),
+                ("post", item.post.as_mut()),
+                ("delete", item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let Some(super::Access::Key(role)) = super::access_of(method, path) else {
+                    continue;
+                };
+                operation.security = Some(vec![
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("api_key", Vec::<String>::new()),
+                ]);
+                let scope = if role == crate::auth::Role::Read {
+                    " A read key limited to a team gets that team's data only."
+                } else {
+                    ""
+                };
+                let needs =
+                    format!("\n\nRequires a `{role}` key (or `admin`) when the ledger has API keys.{scope}");
+                operation.description = Some(operation.description.take().unwrap_or_default() + &needs);
+                operation.responses.responses.insert(
+                    "401".to_owned(),
+                    error("No API key, or an unknown one (`unauthorized`)"),
+                );
+                operation.responses.responses.insert(
+                    "403".to_owned(),
+                    error("The key's role does not allow this, or it asks for another team (`forbidden`)"),
+                );
+            }
+        }
+    }
+}
 
 /// The OpenAPI document as pretty JSON, with a trailing newline (the checked-in form).
 ///

@@ -5,6 +5,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::{AdminKey, ReadKey};
 use super::error::{ApiError, ErrorBody};
 use crate::pricing::spec::parse_instant;
 use crate::pricing::{PriceBook, PriceEntry, PriceSpec};
@@ -67,6 +68,7 @@ pub(crate) fn listing(entry: &PriceEntry) -> PriceListing {
 pub async fn list_prices(
     state: web::Data<AppState>,
     query: web::Query<PricesQuery>,
+    _caller: ReadKey,
 ) -> Result<HttpResponse, ApiError> {
     let at = match query.at.as_deref() {
         None => Utc::now(),
@@ -141,7 +143,11 @@ pub struct PricesAdded {
         (status = 201, description = "Stored and in force for new records", body = PricesAdded),
         (status = 400, description = "Not JSON (`invalid_json`)", body = ErrorBody),
         (status = 422, description = "Invalid entry (`invalid_price`)", body = ErrorBody)))]
-pub async fn add_prices(state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn add_prices(
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    _caller: AdminKey,
+) -> Result<HttpResponse, ApiError> {
     let body = super::read_body(payload, state.limits.max_body_bytes).await?;
     let invalid = |error: serde_json::Error| ApiError::InvalidPrice(error.to_string());
     let is_list = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
 use super::AppState;
+use super::auth::ReadKey;
 use super::error::{ApiError, ErrorBody};
 use crate::reports::{self, ReportError};
 
@@ -64,6 +65,7 @@ pub async fn report(
     state: web::Data<AppState>,
     request: HttpRequest,
     name: web::Path<String>,
+    caller: ReadKey,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
     if !reports::REPORT_NAMES.contains(&name.as_str()) {
@@ -80,12 +82,20 @@ pub async fn report(
             .into_inner();
     let readers = state.readers.clone();
     let catalog = state.prices.current();
+    let team_scope = caller.team_scope().map(str::to_owned);
     let started = std::time::Instant::now();
     let work = async move {
         let report_name = name.clone();
         let encoded = web::block(move || {
             readers.with_conn(|conn| -> Result<_, ReportError> {
-                let report = reports::run(&report_name, &pairs, conn, &catalog, Utc::now())?;
+                let report = reports::run(
+                    &report_name,
+                    &pairs,
+                    conn,
+                    &catalog,
+                    Utc::now(),
+                    team_scope.as_deref(),
+                )?;
                 let rows = report.rows.height();
                 report.encode().map(|encoded| (encoded, rows))
             })

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
+use super::auth::AdminKey;
 use super::error::{ApiError, ErrorBody};
 use super::lake::optional_json;
 use crate::retention::first_kept_day;
@@ -37,7 +38,11 @@ pub struct RetentionRequest {
     responses(
         (status = 200, description = "Deleted", body = RetentionOutcome),
         (status = 400, description = "Bad or missing period (`invalid_parameter`), bad body (`invalid_json`)", body = ErrorBody)))]
-pub async fn apply_retention(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn apply_retention(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    _caller: AdminKey,
+) -> Result<HttpResponse, ApiError> {
     let request: RetentionRequest = optional_json(&body)?;
     let before = first_kept_day(
         request.keep.as_deref(),

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
+use super::auth::ReadKey;
 use super::error::{ApiError, ErrorBody};
 use crate::sql::{SqlDocument, SqlFormat};
 
@@ -88,6 +89,7 @@ pub async fn sql(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: web::Json<SqlRequest>,
+    caller: ReadKey,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let format = format_of(&request, &body)?;
@@ -109,9 +111,11 @@ pub async fn sql(
         .lowered(body.timeout_ms.map(Duration::from_millis), body.max_rows);
     let admission = state.sql.admit()?;
     let sandbox = state.sql.clone();
+    let team_scope = caller.team_scope().map(str::to_owned);
     let (bytes, row_count, truncated, elapsed_ms) = web::block(move || {
-        // The admission lives as long as the query and its encoding.
-        let output = sandbox.run(&admission, &body.sql, limits, None)?;
+        // The admission lives as long as the query and its encoding; a team-scoped key's views
+        // hold its team's rows only.
+        let output = sandbox.run(&admission, &body.sql, limits, team_scope.as_deref())?;
         let bytes = output.encode(format)?;
         Ok::<_, crate::sql::SqlError>((
             bytes,

@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use super::AppState;
+use super::auth::IngestKey;
 use super::error::{ApiError, ErrorBody};
 use crate::ingest::FormatChoice;
 use crate::ingest::body::{self, Encoding};
@@ -47,6 +48,7 @@ pub async fn traces(
     state: web::Data<AppState>,
     request: HttpRequest,
     payload: web::Payload,
+    _caller: IngestKey,
 ) -> Result<HttpResponse, ApiError> {
     let content_type = request
         .headers()

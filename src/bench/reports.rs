@@ -291,7 +291,7 @@ pub fn time_reports(
             let started = Instant::now();
             let report = ledger
                 .readers
-                .with_conn(|conn| crate::reports::run(case.report, &pairs, conn, &catalog, to))
+                .with_conn(|conn| crate::reports::run(case.report, &pairs, conn, &catalog, to, None))
                 .with_context(|| format!("{} ({}?{query})", case.label, case.report))?;
             let document = report.to_json()?;
             let elapsed = started.elapsed().as_secs_f64() * 1000.0;

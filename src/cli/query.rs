@@ -115,9 +115,7 @@ fn ask_server(
         "max_rows": args.max_rows,
         "timeout_ms": timeout.map(|limit| limit.as_millis() as u64),
     });
-    let response = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()?
+    let response = super::server_client()?
         .post(&endpoint)
         .json(&body)
         .send()

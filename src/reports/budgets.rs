@@ -79,6 +79,13 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// Whether a caller limited to `team_scope` may see this budget: everyone without a scope;
+    /// a team-scoped caller only the budgets of its team.
+    #[must_use]
+    pub fn visible_to(&self, team_scope: Option<&str>) -> bool {
+        team_scope.is_none_or(|team| self.spec.scope.team.as_deref() == Some(team))
+    }
+
     /// Validates a spec.
     ///
     /// # Errors

@@ -37,6 +37,8 @@ pub enum ReportError {
     Shape(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("this key reads team `{scope}` only, not `{requested}`")]
+    OutOfScope { scope: String, requested: String },
 }
 
 impl ReportError {
@@ -188,25 +190,37 @@ pub(crate) fn require_fixed_groups(params: &CommonParams, buckets_allowed: bool)
     Ok(())
 }
 
-/// Parses a report's parameters and runs it on a read connection.
+/// Parses a report's parameters and runs it on a read connection. With `team_scope` (a
+/// team-scoped API key) every report is limited to that team's rows, and the budgets report to
+/// the budgets of that team: the scope is applied here, to the parsed parameters every report
+/// query binds, so no report can forget it.
 ///
 /// # Errors
-/// [`ReportError::UnknownReport`], invalid parameters, query failures.
+/// [`ReportError::UnknownReport`], invalid parameters, [`ReportError::OutOfScope`] for a filter
+/// on another team, query failures.
 pub fn run(
     name: &str,
     pairs: &[(String, String)],
     conn: &duckdb::Connection,
     catalog: &crate::pricing::Catalog,
     now: DateTime<Utc>,
+    team_scope: Option<&str>,
 ) -> Result<Report, ReportError> {
+    let parse = |extra: &[&str]| -> Result<CommonParams, ReportError> {
+        let mut params = CommonParams::parse(pairs, extra, now)?;
+        if let Some(team) = team_scope {
+            params.scope_to_team(team)?;
+        }
+        Ok(params)
+    };
     match name {
         "spend" => {
-            let params = CommonParams::parse(pairs, &[], now)?;
+            let params = parse(&[])?;
             spend::run(conn, &params)
         }
-        "latency" => latency::run(conn, &CommonParams::parse(pairs, &[], now)?),
+        "latency" => latency::run(conn, &parse(&[])?),
         "routing" => {
-            let params = CommonParams::parse(pairs, &["candidates"], now)?;
+            let params = parse(&["candidates"])?;
             let candidates = pairs
                 .iter()
                 .find(|(name, _)| name == "candidates")
@@ -214,7 +228,7 @@ pub fn run(
             routing::run(conn, &params, candidates, catalog)
         }
         "budgets" => {
-            let params = CommonParams::parse(pairs, &["at", "budget"], now)?;
+            let params = parse(&["at", "budget"])?;
             require_fixed_groups(&params, false)?;
             let at = match pairs.iter().find(|(name, _)| name == "at") {
                 None => now,
@@ -229,11 +243,12 @@ pub fn run(
             let budgets: Vec<budgets::Budget> = budgets::load(conn)?
                 .into_iter()
                 .filter(|budget| wanted.is_empty() || wanted.contains(&budget.budget_id.as_str()))
+                .filter(|budget| budget.visible_to(team_scope))
                 .collect();
             budgets::run(conn, &budgets, at, &params)
         }
         "anomalies" => {
-            let params = CommonParams::parse(pairs, &["baseline_days", "threshold", "min_change"], now)?;
+            let params = parse(&["baseline_days", "threshold", "min_change"])?;
             let mut detector = anomalies::Detector::default();
             for (name, value) in pairs {
                 let number = || {
@@ -262,7 +277,7 @@ pub fn run(
             anomalies::run(conn, &params, detector)
         }
         "focus" => {
-            let params = CommonParams::parse(pairs, &["billing_account_id", "billing_account_name"], now)?;
+            let params = parse(&["billing_account_id", "billing_account_name"])?;
             let value = |name: &str, default: &'static str| {
                 pairs
                     .iter()
@@ -278,15 +293,15 @@ pub fn run(
                 ),
             )
         }
-        "model-mix" => shares::model_mix(conn, &CommonParams::parse(pairs, &[], now)?),
-        "errors" => shares::errors(conn, &CommonParams::parse(pairs, &[], now)?),
-        "cache-savings" => shares::cache_savings(conn, &CommonParams::parse(pairs, &[], now)?),
+        "model-mix" => shares::model_mix(conn, &parse(&[])?),
+        "errors" => shares::errors(conn, &parse(&[])?),
+        "cache-savings" => shares::cache_savings(conn, &parse(&[])?),
         "unpriced" => {
-            let params = CommonParams::parse(pairs, &[], now)?;
+            let params = parse(&[])?;
             unpriced::run(conn, &params)
         }
         "reconciliation" => {
-            let params = CommonParams::parse(pairs, &["records"], now)?;
+            let params = parse(&["records"])?;
             let records = match pairs.iter().find(|(name, _)| name == "records") {
                 None => None,
                 Some((_, value)) => Some(

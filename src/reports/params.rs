@@ -346,6 +346,29 @@ impl CommonParams {
             .find(|filter| &filter.dimension == dimension)
             .map(|filter| filter.values.as_slice())
     }
+
+    /// Limits the report to one team (a team-scoped API key): the team filter becomes exactly
+    /// that team, whatever else the query asked for.
+    ///
+    /// # Errors
+    /// [`ReportError::OutOfScope`] when the query filters on another team.
+    pub fn scope_to_team(&mut self, team: &str) -> Result<(), ReportError> {
+        if let Some(other) = self
+            .filter_values(&Dimension::Team)
+            .and_then(|values| values.iter().find(|value| value.as_str() != team))
+        {
+            return Err(ReportError::OutOfScope {
+                scope: team.to_owned(),
+                requested: other.clone(),
+            });
+        }
+        self.filters.retain(|filter| filter.dimension != Dimension::Team);
+        self.filters.push(Filter {
+            dimension: Dimension::Team,
+            values: vec![team.to_owned()],
+        });
+        Ok(())
+    }
 }
 
 /// Reads `from`/`to`: an RFC 3339 instant, or `YYYY-MM-DD` meaning midnight in the report's

@@ -8,6 +8,7 @@ mod support;
 
 mod adapters;
 mod analytics;
+mod auth;
 mod cli;
 mod config;
 mod crash;

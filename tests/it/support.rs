@@ -76,6 +76,8 @@ impl TestApp {
             .env("LEDGER_LOG", "warn")
             .env_remove("LEDGER_BIND")
             .env_remove("LEDGER_CONFIG")
+            .env_remove("LEDGER_API_KEYS")
+            .env_remove("LEDGER_INSECURE")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (key, value) in &self.envs {
