@@ -551,3 +551,44 @@ fn a_flood_gets_writer_busy_with_retry_after_and_loses_nothing_acknowledged() {
     }
     assert_eq!(stored(&app), accepted);
 }
+
+#[test]
+fn a_request_over_its_time_limit_is_a_504_and_a_retry_never_double_counts() {
+    let mut app = TestApp::spawn_with(&["--request-timeout", "1ms"], &[]);
+    let (status, body) = app.get_json("/v1/reports/spend?group_by=team,model&bucket=hour");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("timeout")),
+        "{body}"
+    );
+    let records: Vec<String> = (0..3_000)
+        .map(|i| {
+            canonical(
+                &format!("slow-{i}"),
+                "2026-11-23T10:00:00Z",
+                "gpt-4o-mini",
+                100,
+                10,
+            )
+        })
+        .collect();
+    let (status, body) = app.ingest("", records.join("\n").into_bytes());
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("timeout")),
+        "{body}"
+    );
+    // The writer may still have committed the batch; sending it again stores each record once.
+    app.extra_args_mut().clear();
+    app.restart();
+    let (status, body) = app.ingest("", records.join("\n").into_bytes());
+    assert_eq!(status, 200, "{body}");
+    let stored = app.spend("from=2026-11-23&to=2026-11-24")["totals"]["requests"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(stored, 3_000);
+    assert_eq!(
+        body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(),
+        3_000
+    );
+}

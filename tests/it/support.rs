@@ -150,6 +150,11 @@ impl TestApp {
         self.start();
     }
 
+    /// The extra `serve` arguments the next (re)start uses.
+    pub fn extra_args_mut(&mut self) -> &mut Vec<String> {
+        &mut self.extra_args
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
