@@ -167,6 +167,43 @@ enum BenchCommand {
     /// Load N generated events into a ledger directory (reused when it already holds them), then
     /// time every report.
     Reports(BenchReportsArgs),
+    /// Post N generated events through HTTP to a real server from concurrent clients, and load
+    /// the same file with DuckDB's read_json for comparison.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchIngestArgs {
+    /// Events to send.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Format of the generated records.
+    #[arg(long, value_enum, default_value = "litellm")]
+    format: SynthFormat,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Records per request.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Events stored before the timed run (measures a ledger that is not empty).
+    #[arg(long, default_value_t = 0)]
+    preload: u64,
+    /// Seed of the generated traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Days the events span.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Working directory [default: <data_dir>/bench-ingest].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Skip the DuckDB read_json comparison.
+    #[arg(long)]
+    no_duckdb: bool,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -398,6 +435,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Generate(args) => generate(&args),
         Command::Keys(command) => keys(&command),
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            let config = build_config(&global, None)?;
+            init_logging("warn");
+            bench_ingest(&config, &args)
+        }
         Command::Bench(BenchCommand::Reports(args)) => {
             let config = build_config(&global, None)?;
             init_logging("warn");
@@ -1245,6 +1287,63 @@ fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
         );
     } else {
         println!("{entry}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitCode> {
+    let options = bench::ingest::IngestBenchOptions {
+        synth: SynthOptions {
+            seed: args.seed,
+            events: args.events,
+            end: today(),
+            days: args.days,
+        },
+        format: args.format,
+        clients: args.clients,
+        batch: args.batch,
+        preload: args.preload,
+        dir: args
+            .dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("bench-ingest")),
+        skip_duckdb: args.no_duckdb,
+    };
+    println!("machine: {}", bench::machine());
+    let result = bench::ingest::run(&options, |line| println!("{line}"))?;
+    println!(
+        "ingest:  {} events in {:.1} s = {:.0} events/s, {:.1} MB/s of NDJSON; {} clients × {} records, {} busy retries",
+        result.events,
+        result.seconds,
+        result.events_per_second,
+        result.megabytes_per_second,
+        result.clients,
+        result.batch,
+        result.busy_retries
+    );
+    println!(
+        "acks:    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        result.ack_p50_ms, result.ack_p99_ms, result.ack_max_ms
+    );
+    println!(
+        "server:  peak RSS {}; store {} on disk = {:.1} bytes per event",
+        bench::human_bytes(result.server_peak_rss_bytes),
+        bench::human_bytes(result.store_bytes),
+        result.bytes_per_event
+    );
+    if let (Some(seconds), Some(rate), Some(ratio)) = (
+        result.duckdb_seconds,
+        result.duckdb_events_per_second,
+        result.ratio_to_duckdb,
+    ) {
+        println!(
+            "duckdb:  read_json of the same file in {seconds:.1} s = {rate:.0} events/s; ours ÷ DuckDB's = {ratio:.2}"
+        );
+    }
+    if let Some(path) = &args.json {
+        let document = serde_json::json!({"machine": bench::machine(), "result": result});
+        std::fs::write(path, serde_json::to_string_pretty(&document)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,12 @@
 //! times every report the API serves — the same code path as `GET /v1/reports/{name}`, JSON
 //! encoding included — and the process's peak memory while doing so. Figures depend on the
 //! machine: print them with its core count and memory.
+//!
+//! [`ingest`]: N generated events in a gateway's format posted through HTTP by concurrent
+//! clients to a real server, every ack waited for; throughput, ack latency, the server's memory
+//! and bytes on disk, against DuckDB's own `read_json` load of the same file.
 
+pub mod ingest;
 pub mod reports;
 
 use std::path::Path;

@@ -1,0 +1,373 @@
+//! `llm-ledger bench ingest`: end-to-end ingest throughput through HTTP with durable acks, against
+//! DuckDB's own bulk load of the same file.
+//!
+//! 1. The generator writes N calls in a format as one NDJSON file, and the same calls as gzip
+//!    batches of B records (compressed before the clock starts: clients should not compete
+//!    with the server for the CPU while compressing).
+//! 2. A real server (`llm-ledger serve`, this binary) starts on a loopback port with a fresh data
+//!    directory — after `preload` events were stored in it, to measure a ledger that is not
+//!    empty.
+//! 3. C client threads post the batches (`Content-Encoding: gzip`), each waiting for its ack
+//!    (the commit) before sending the next; a `503 writer_busy` is retried after its
+//!    `Retry-After`. The run reports events/s, MB/s of uncompressed NDJSON, ack latency
+//!    percentiles, the server's peak RSS (sampled from `/proc`), and bytes on disk per event
+//!    after a graceful stop (which checkpoints).
+//! 4. DuckDB (a separate in-process instance) loads the NDJSON file with `read_json` into a table
+//!    in a new database file; the ratio of the two rates is the headline.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::synth::formats::{SynthFormat, write_ndjson};
+use crate::synth::{Synth, SynthOptions};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct IngestBenchOptions {
+    pub synth: SynthOptions,
+    pub format: SynthFormat,
+    pub clients: usize,
+    /// Records per request (OTLP: spans per document × documents per request).
+    pub batch: usize,
+    /// Events stored before the timed run.
+    pub preload: u64,
+    /// Working directory (the NDJSON file, the batches, the server's data, DuckDB's file).
+    pub dir: PathBuf,
+    /// Skip the DuckDB comparison.
+    pub skip_duckdb: bool,
+}
+
+/// The figures of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestBenchResult {
+    pub format: &'static str,
+    pub events: u64,
+    pub preloaded: u64,
+    pub clients: usize,
+    pub batch: usize,
+    pub requests: usize,
+    pub busy_retries: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    pub ndjson_bytes: u64,
+    pub gzip_bytes: u64,
+    pub megabytes_per_second: f64,
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
+    pub ack_max_ms: f64,
+    pub server_peak_rss_bytes: u64,
+    pub store_bytes: u64,
+    pub bytes_per_event: f64,
+    pub duckdb_seconds: Option<f64>,
+    pub duckdb_events_per_second: Option<f64>,
+    /// Ours ÷ DuckDB's (events per second).
+    pub ratio_to_duckdb: Option<f64>,
+}
+
+/// Writes the NDJSON file and the gzip batches; returns (NDJSON bytes, gzip batches).
+fn prepare_input(options: &IngestBenchOptions, ndjson: &Path) -> anyhow::Result<(u64, Vec<Vec<u8>>)> {
+    let file = std::fs::File::create(ndjson).with_context(|| format!("creating {}", ndjson.display()))?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut batches = Vec::new();
+    let mut total = 0u64;
+    let mut calls = Synth::new(options.synth.clone()).peekable();
+    // OTLP: one document per 100 spans, `batch / 100` documents per request.
+    let spans_per_document = 100;
+    while calls.peek().is_some() {
+        let mut raw = Vec::with_capacity(options.batch * 1600);
+        let chunk = calls.by_ref().take(options.batch.max(1));
+        write_ndjson(&mut raw, options.format, chunk, spans_per_document)?;
+        file.write_all(&raw)?;
+        total += raw.len() as u64;
+        let mut gz =
+            flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 6), flate2::Compression::fast());
+        gz.write_all(&raw)?;
+        batches.push(gz.finish()?);
+    }
+    file.flush()?;
+    Ok((total, batches))
+}
+
+/// A running server and its address.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start_server(data_dir: &Path, clients: usize) -> anyhow::Result<Server> {
+    let exe = std::env::current_exe().context("finding this binary")?;
+    let mut child = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["--writer-queue", &(clients * 2).max(8).to_string()])
+        .env("LEDGER_LOG", "warn")
+        .env_remove("LEDGER_API_KEYS")
+        .env_remove("LEDGER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the server")?;
+    let stdout = child.stdout.take().context("the server's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(address) = line.strip_prefix("llm-ledger listening on ") {
+                    break address.trim().to_owned();
+                }
+            }
+            _ => bail!("the server exited before listening"),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, base })
+}
+
+fn stop_server(mut server: Server) -> anyhow::Result<()> {
+    let pid = server.child.id().to_string();
+    // SIGTERM: a graceful stop drains the writer and checkpoints.
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .context("signalling the server")?;
+    if !status.success() {
+        server.child.kill().ok();
+    }
+    server.child.wait().context("waiting for the server")?;
+    Ok(())
+}
+
+/// Resident memory of a process now (`VmRSS`), from `/proc`.
+fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Posts every batch from `clients` threads; returns (seconds, ack latencies in ms, busy
+/// retries, accepted events).
+fn post_all(base: &str, batches: &[Vec<u8>], clients: usize) -> anyhow::Result<(f64, Vec<f64>, u64, u64)> {
+    let next = AtomicUsize::new(0);
+    let busy = AtomicU64::new(0);
+    let accepted = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let latencies = Mutex::new(Vec::with_capacity(batches.len()));
+    let url = format!("{base}/v1/ingest");
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..clients.max(1) {
+            scope.spawn(|| {
+                let client = match reqwest::blocking::Client::builder().timeout(None).build() {
+                    Ok(client) => client,
+                    Err(_) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                };
+                let mut mine = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = batches.get(index) else { break };
+                    loop {
+                        let sent = Instant::now();
+                        let response = client
+                            .post(&url)
+                            .header("Content-Type", "application/x-ndjson")
+                            .header("Content-Encoding", "gzip")
+                            .body(body.clone())
+                            .send();
+                        let Ok(response) = response else {
+                            failed.store(true, Ordering::Relaxed);
+                            return;
+                        };
+                        let status = response.status().as_u16();
+                        let answer: serde_json::Value = response.json().unwrap_or_default();
+                        if status == 503 {
+                            busy.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
+                        if status != 200 || answer["rejected"].as_u64() != Some(0) {
+                            eprintln!("batch {index}: {status} {answer}");
+                            failed.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                        mine.push(sent.elapsed().as_secs_f64() * 1000.0);
+                        accepted.fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                        break;
+                    }
+                }
+                if let Ok(mut all) = latencies.lock() {
+                    all.extend(mine);
+                }
+            });
+        }
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    if failed.load(Ordering::Relaxed) {
+        bail!("a request failed (see above)");
+    }
+    let mut latencies = latencies
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a client thread panicked"))?;
+    latencies.sort_by(f64::total_cmp);
+    Ok((seconds, latencies, busy.into_inner(), accepted.into_inner()))
+}
+
+/// DuckDB's own load of the NDJSON file into a table of a new database file; returns seconds.
+fn duckdb_load(ndjson: &Path, dir: &Path) -> anyhow::Result<f64> {
+    let path = dir.join("duckdb-read-json.duckdb");
+    let _ = std::fs::remove_file(&path); // A previous run's file; absent is fine.
+    let conn = duckdb::Connection::open(&path).context("opening DuckDB")?;
+    let started = Instant::now();
+    conn.execute(
+        "CREATE TABLE loaded AS SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 268435456)",
+        [ndjson.to_string_lossy().as_ref()],
+    )
+    .context("DuckDB read_json")?;
+    conn.execute_batch("CHECKPOINT").context("DuckDB checkpoint")?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Runs the benchmark. `progress` gets one line per phase.
+///
+/// # Errors
+/// Generation, server, client or DuckDB failures.
+pub fn run(
+    options: &IngestBenchOptions,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<IngestBenchResult> {
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
+    let ndjson = options
+        .dir
+        .join(format!("bench-{}.ndjson", options.format.name()));
+    let started = Instant::now();
+    let (ndjson_bytes, batches) = prepare_input(options, &ndjson)?;
+    let gzip_bytes: u64 = batches.iter().map(|batch| batch.len() as u64).sum();
+    progress(&format!(
+        "input:   {} {} events, {} NDJSON ({} gzip) in {} requests, generated in {:.1} s",
+        options.synth.events,
+        options.format.name(),
+        super::human_bytes(ndjson_bytes),
+        super::human_bytes(gzip_bytes),
+        batches.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    let data_dir = options.dir.join("data");
+    if data_dir.exists() {
+        std::fs::remove_dir_all(&data_dir).context("clearing the previous run's data")?;
+    }
+    if options.preload > 0 {
+        let preload_started = Instant::now();
+        let mut config = crate::config::Config::resolve(crate::config::RawConfig::default())?;
+        config.data_dir.clone_from(&data_dir);
+        let ledger = crate::server::open_ledger(&config)?;
+        let preload = SynthOptions {
+            seed: options.synth.seed.wrapping_add(1),
+            events: options.preload,
+            ..options.synth.clone()
+        };
+        let summary = super::reports::load(&ledger, &preload, 50_000, |_| {})?;
+        let crate::server::Ledger {
+            writer,
+            writer_thread,
+            ..
+        } = ledger;
+        drop(writer);
+        writer_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        progress(&format!(
+            "preload: {} events stored first in {:.1} s",
+            summary.accepted,
+            preload_started.elapsed().as_secs_f64()
+        ));
+    }
+    let server = start_server(&data_dir, options.clients)?;
+    let pid = server.child.id();
+    let sampling = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let sampling = Arc::clone(&sampling);
+        let peak = Arc::clone(&peak);
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(rss) = rss_of(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let posted = post_all(&server.base, &batches, options.clients);
+    sampling.store(false, Ordering::Relaxed);
+    sampler
+        .join()
+        .map_err(|_| anyhow::anyhow!("the memory sampler panicked"))?;
+    let stopped = stop_server(server);
+    let (seconds, latencies, busy_retries, accepted) = posted?;
+    stopped?;
+    if accepted != options.synth.events {
+        bail!("{accepted} events acknowledged, {} sent", options.synth.events);
+    }
+    let store_bytes = super::store_bytes(&data_dir);
+    #[allow(clippy::cast_precision_loss)]
+    let events = options.synth.events as f64;
+    let events_per_second = events / seconds;
+    let duckdb_seconds = if options.skip_duckdb {
+        None
+    } else {
+        progress("duckdb:  loading the same file with read_json …");
+        Some(duckdb_load(&ndjson, &options.dir)?)
+    };
+    let duckdb_events_per_second = duckdb_seconds.map(|seconds| events / seconds);
+    #[allow(clippy::cast_precision_loss)]
+    let result = IngestBenchResult {
+        format: options.format.name(),
+        events: options.synth.events,
+        preloaded: options.preload,
+        clients: options.clients,
+        batch: options.batch,
+        requests: batches.len(),
+        busy_retries,
+        seconds,
+        events_per_second,
+        ndjson_bytes,
+        gzip_bytes,
+        megabytes_per_second: ndjson_bytes as f64 / 1_000_000.0 / seconds,
+        ack_p50_ms: percentile(&latencies, 0.5),
+        ack_p99_ms: percentile(&latencies, 0.99),
+        ack_max_ms: latencies.last().copied().unwrap_or(0.0),
+        server_peak_rss_bytes: peak.load(Ordering::Relaxed),
+        store_bytes,
+        bytes_per_event: store_bytes as f64 / (events + options.preload as f64),
+        duckdb_seconds,
+        duckdb_events_per_second,
+        ratio_to_duckdb: duckdb_events_per_second.map(|theirs| events_per_second / theirs),
+    };
+    Ok(result)
+}
