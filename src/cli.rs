@@ -201,6 +201,9 @@ struct BenchIngestArgs {
     /// Skip the DuckDB read_json comparison.
     #[arg(long)]
     no_duckdb: bool,
+    /// The server's log filter (`llm_ledger::store=debug` logs the writer's time per phase).
+    #[arg(long, default_value = "warn")]
+    server_log: String,
     /// Also write the figures as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -1308,6 +1311,7 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
             .clone()
             .unwrap_or_else(|| config.data_dir.join("bench-ingest")),
         skip_duckdb: args.no_duckdb,
+        server_log: args.server_log.clone(),
     };
     println!("machine: {}", bench::machine());
     let result = bench::ingest::run(&options, |line| println!("{line}"))?;

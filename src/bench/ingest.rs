@@ -42,6 +42,8 @@ pub struct IngestBenchOptions {
     pub dir: PathBuf,
     /// Skip the DuckDB comparison.
     pub skip_duckdb: bool,
+    /// The server's log filter (`warn`; `llm_ledger::store=debug` shows the writer's phases).
+    pub server_log: String,
 }
 
 /// The figures of one run.
@@ -101,14 +103,14 @@ struct Server {
     base: String,
 }
 
-fn start_server(data_dir: &Path, clients: usize) -> anyhow::Result<Server> {
+fn start_server(data_dir: &Path, clients: usize, log: &str) -> anyhow::Result<Server> {
     let exe = std::env::current_exe().context("finding this binary")?;
     let mut child = Command::new(exe)
         .arg("--data-dir")
         .arg(data_dir)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(["--writer-queue", &(clients * 2).max(8).to_string()])
-        .env("LEDGER_LOG", "warn")
+        .env("LEDGER_LOG", log)
         .env_remove("LEDGER_API_KEYS")
         .env_remove("LEDGER_CONFIG")
         .stdout(Stdio::piped())
@@ -307,7 +309,7 @@ pub fn run(
             preload_started.elapsed().as_secs_f64()
         ));
     }
-    let server = start_server(&data_dir, options.clients)?;
+    let server = start_server(&data_dir, options.clients, &options.server_log)?;
     let pid = server.child.id();
     let sampling = Arc::new(AtomicBool::new(true));
     let peak = Arc::new(AtomicU64::new(0));

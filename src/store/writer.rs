@@ -466,8 +466,13 @@ pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
 /// Adds staged events to the hourly rollups and staged lines to the FOCUS ledger, then empties
 /// the staging tables. Runs inside the caller's transaction.
 pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
+    apply_staged_timed(tx, lines, &mut PhaseClock::start())
+}
+
+fn apply_staged_timed(tx: &Connection, lines: &LineLedger, clock: &mut PhaseClock) -> Result<(), StoreError> {
     tx.execute_batch(&ROLLUP_UPSERT_SQL)
         .map_err(StoreError::db("updating the rollups"))?;
+    clock.lap("rollups");
     if !lines.is_empty() {
         let batch = lines.to_record_batch()?;
         let mut appender = tx
@@ -480,6 +485,7 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
         drop(appender);
         tx.execute_batch(FOCUS_UPSERT_SQL)
             .map_err(StoreError::db("updating the FOCUS ledger"))?;
+        clock.lap("focus");
     }
     tx.execute_batch("DELETE FROM staged_events; DELETE FROM staged_focus_lines;")
         .map_err(StoreError::db("emptying the staging tables"))
@@ -514,6 +520,7 @@ fn write_group(
         return Ok(outcomes);
     }
 
+    let mut clock = PhaseClock::start();
     let tx = conn
         .transaction()
         .map_err(StoreError::db("beginning a transaction"))?;
@@ -531,6 +538,7 @@ fn write_group(
             .collect::<Result<_, _>>()
             .map_err(StoreError::db("reading new event keys"))?
     };
+    clock.lap("keys");
     let mut fresh = Vec::with_capacity(new_keys.len());
     for (request_idx, priced, key) in &firsts {
         if new_keys.contains(key) {
@@ -543,6 +551,7 @@ fn write_group(
     if !fresh.is_empty() {
         let batch = to_record_batch(&fresh, Utc::now())?;
         let staged = with_sign(&batch, 1)?;
+        clock.lap("arrow");
         {
             let mut appender = tx
                 .appender("usage_events")
@@ -552,6 +561,7 @@ fn write_group(
                 .map_err(StoreError::db("appending events"))?;
             appender.flush().map_err(StoreError::db("flushing events"))?;
         }
+        clock.lap("append");
         {
             let mut appender = tx
                 .appender_to_catalog_and_db("staged_events", "temp", "main")
@@ -563,6 +573,7 @@ fn write_group(
                 .flush()
                 .map_err(StoreError::db("flushing staged events"))?;
         }
+        clock.lap("stage");
         let mut lines = LineLedger::default();
         for priced in &fresh {
             let owner = LineOwner::of(priced);
@@ -573,10 +584,45 @@ fn write_group(
                 LineLedger::billing_month(owner.ts),
             );
         }
-        apply_staged(&tx, &lines)?;
+        apply_staged_timed(&tx, &lines, &mut clock)?;
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
+    clock.lap("commit");
+    tracing::debug!(records = firsts.len(), phases = %clock, "ingest group written");
     Ok(outcomes)
+}
+
+/// Wall time per phase of a write, for the debug log (`LEDGER_LOG=llm_ledger::store=debug`):
+/// where the writer's time goes.
+pub(crate) struct PhaseClock {
+    last: std::time::Instant,
+    phases: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl PhaseClock {
+    pub(crate) fn start() -> PhaseClock {
+        PhaseClock {
+            last: std::time::Instant::now(),
+            phases: Vec::new(),
+        }
+    }
+
+    /// Ends the current phase under `name`.
+    pub(crate) fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.phases.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for PhaseClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, (name, duration)) in self.phases.iter().enumerate() {
+            let separator = if index == 0 { "" } else { " " };
+            write!(f, "{separator}{name}={:.1}ms", duration.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
+    }
 }
 
 fn insert_prices(conn: &mut Connection, entries: &[PriceEntry]) -> Result<usize, StoreError> {
