@@ -4,7 +4,8 @@
 
 use utoipa::OpenApi;
 
-use super::{admin, budgets, docs, error, export, health, ingest, lake, prices, reports, retention, traces};
+use super::report_docs::ReportDocs;
+use super::{admin, budgets, docs, error, export, health, ingest, lake, prices, retention, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -20,7 +21,6 @@ use crate::pricing::spec;
         health::readyz,
         ingest::ingest,
         traces::traces,
-        reports::report,
         export::export,
         prices::list_prices,
         prices::add_prices,
@@ -37,15 +37,13 @@ use crate::pricing::spec;
         docs::openapi_json,
         docs::docs_page,
     ),
+    // One documented path per report; actix serves them all through `/v1/reports/{name}`.
+    modifiers(&ReportDocs),
     components(schemas(
         error::ErrorBody,
         error::ErrorDetail,
         pipeline::IngestResponse,
         pipeline::RejectedSchema,
-        reports::ReportDocument,
-        crate::reports::spend::SpendRow,
-        crate::reports::unpriced::UnpricedRow,
-        crate::reports::reconciliation::ReconciliationRow,
         spec::PriceSpec,
         spec::Variant,
         prices::PriceList,
@@ -62,8 +60,6 @@ use crate::pricing::spec;
         crate::reports::budgets::BudgetSpec,
         crate::reports::budgets::BudgetScope,
         crate::reports::budgets::BudgetPeriod,
-        crate::reports::budgets::BudgetRow,
-        crate::reports::latency::LatencyRow,
         retention::RetentionRequest,
         crate::store::retention::RetentionOutcome,
         lake::LakeRequest,
@@ -74,7 +70,7 @@ use crate::pricing::spec;
     )),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
-        (name = "reports", description = "Spend and usage reports"),
+        (name = "reports", description = "Spend and usage reports. The server answers every report at `GET /v1/reports/{name}` (an unknown name is 404 `not_found`); each name is documented here as its own path, with the parameters that change its result and its JSON document. A parameter no report takes is refused (400 `invalid_parameter`); a common parameter a report does not use is checked and otherwise ignored, as the report says."),
         (name = "prices", description = "The effective-dated price catalog"),
         (name = "export", description = "Canonical events out: one file, or the Parquet lake"),
         (name = "admin", description = "Retention"),
