@@ -46,13 +46,19 @@ fn ref_name(schema: &Json) -> Option<String> {
     reference.rsplit('/').next().map(str::to_owned)
 }
 
+/// A schema's type as HTML: a link for a `$ref`, `[…]` for arrays, then its values, bounds and
+/// default when it has them.
 fn type_text(schema: &Json) -> String {
     if let Some(name) = ref_name(schema) {
         let list = schema.get("items").is_some();
         let link = format!("<a href=\"#schema-{0}\">{0}</a>", escape(&name));
         return if list { format!("[{link}]") } else { link };
     }
-    match schema.get("type") {
+    let mut text = match schema.get("type") {
+        Some(Json::String(kind)) if kind == "array" => match schema.get("items") {
+            Some(items) => format!("[{}]", type_text(items)),
+            None => "array".to_owned(),
+        },
         Some(Json::String(kind)) => escape(kind),
         Some(Json::Array(kinds)) => escape(
             &kinds
@@ -62,7 +68,30 @@ fn type_text(schema: &Json) -> String {
                 .join(" | "),
         ),
         _ => "any".to_owned(),
+    };
+    if let Some(format) = schema.get("format").and_then(Json::as_str) {
+        text.push_str(&format!(" ({})", escape(format)));
     }
+    if let Some(values) = schema.get("enum").and_then(Json::as_array) {
+        let names: Vec<String> = values.iter().map(|value| escape(&value.to_string())).collect();
+        text.push_str(&format!(": <code>{}</code>", names.join(", ")));
+    }
+    let low = (schema.get("minimum").map(|value| format!("≥ {value}"))).or_else(|| {
+        schema
+            .get("exclusiveMinimum")
+            .map(|value| format!("&gt; {value}"))
+    });
+    let high = schema.get("maximum").map(|value| format!("≤ {value}"));
+    for bound in [low, high].into_iter().flatten() {
+        text.push_str(&format!(", {bound}"));
+    }
+    if let Some(default) = schema.get("default") {
+        text.push_str(&format!(
+            ", default <code>{}</code>",
+            escape(&default.to_string())
+        ));
+    }
+    text
 }
 
 /// Renders the document as one HTML page: operations with parameters and responses, then
@@ -85,10 +114,22 @@ pub fn render(document: &Json) -> String {
          .m{{display:inline-block;min-width:4em;font-weight:bold;text-transform:uppercase}}\
          .get{{color:#0a6}}.post{{color:#06c}}.put{{color:#a60}}.delete{{color:#c00}}\
          table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #eee;text-align:left;padding:4px;vertical-align:top}}\
-         </style></head><body><h1>{t}</h1><p>{d}</p><p><a href=\"/openapi.json\">openapi.json</a></p><h2>Operations</h2>",
+         </style></head><body><h1>{t}</h1><p>{d}</p><p><a href=\"/openapi.json\">openapi.json</a></p>",
         t = escape(title),
         d = escape(description)
     ));
+    if let Some(tags) = document.get("tags").and_then(Json::as_array) {
+        html.push_str("<table>");
+        for tag in tags {
+            html.push_str(&format!(
+                "<tr><td><b>{}</b></td><td>{}</td></tr>",
+                escape(tag.get("name").and_then(Json::as_str).unwrap_or("")),
+                escape(tag.get("description").and_then(Json::as_str).unwrap_or(""))
+            ));
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("<h2>Operations</h2>");
     if let Some(paths) = document.get("paths").and_then(Json::as_object) {
         for (path, item) in paths {
             let Some(methods) = item.as_object() else { continue };
@@ -97,7 +138,7 @@ pub fn render(document: &Json) -> String {
             }
         }
     }
-    html.push_str("<h2>Schemas</h2>");
+    html.push_str("<h2>Schemas</h2><p>Fields marked * are always present.</p>");
     if let Some(schemas) = document.pointer("/components/schemas").and_then(Json::as_object) {
         for (name, schema) in schemas {
             html.push_str(&format!(
@@ -127,10 +168,19 @@ pub fn render(document: &Json) -> String {
                         escape(property.get("description").and_then(Json::as_str).unwrap_or(""))
                     ));
                 }
+                if let Some(other) = schema
+                    .get("additionalProperties")
+                    .filter(|other| other.is_object())
+                {
+                    html.push_str(&format!(
+                        "<tr><td><i>other keys</i></td><td>{}</td><td>{}</td></tr>",
+                        type_text(other),
+                        escape(other.get("description").and_then(Json::as_str).unwrap_or(""))
+                    ));
+                }
                 html.push_str("</table>");
-            } else if let Some(values) = schema.get("enum").and_then(Json::as_array) {
-                let names: Vec<String> = values.iter().map(|value| escape(&value.to_string())).collect();
-                html.push_str(&format!("<p>one of: <code>{}</code></p>", names.join(", ")));
+            } else {
+                html.push_str(&format!("<p>{}</p>", type_text(schema)));
             }
             html.push_str("</div>");
         }
@@ -173,9 +223,20 @@ fn render_operation(html: &mut String, path: &str, method: &str, operation: &Jso
             let body = response
                 .get("content")
                 .and_then(Json::as_object)
-                .and_then(|content| content.values().next())
-                .and_then(|media| media.get("schema"))
-                .map(type_text)
+                .map(|content| {
+                    content
+                        .iter()
+                        .map(|(media_type, media)| {
+                            let schema = media.get("schema").map(type_text).unwrap_or_default();
+                            if content.len() == 1 {
+                                schema
+                            } else {
+                                format!("{schema} <code>{}</code>", escape(media_type))
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("<br>")
+                })
                 .unwrap_or_default();
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",

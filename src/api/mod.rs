@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod lake;
 pub mod openapi;
 pub mod prices;
+pub mod report_docs;
 pub mod reports;
 pub mod retention;
 pub mod sql;

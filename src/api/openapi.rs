@@ -4,9 +4,8 @@
 
 use utoipa::OpenApi;
 
-use super::{
-    admin, budgets, docs, error, export, health, ingest, lake, prices, reports, retention, sql, traces,
-};
+use super::report_docs::ReportDocs;
+use super::{admin, budgets, docs, error, export, health, ingest, lake, prices, retention, sql, traces};
 use crate::pipeline;
 use crate::pricing::spec;
 
@@ -22,7 +21,6 @@ use crate::pricing::spec;
         health::readyz,
         ingest::ingest,
         traces::traces,
-        reports::report,
         export::export,
         sql::sql,
         prices::list_prices,
@@ -45,10 +43,6 @@ use crate::pricing::spec;
         error::ErrorDetail,
         pipeline::IngestResponse,
         pipeline::RejectedSchema,
-        reports::ReportDocument,
-        crate::reports::spend::SpendRow,
-        crate::reports::unpriced::UnpricedRow,
-        crate::reports::reconciliation::ReconciliationRow,
         spec::PriceSpec,
         spec::Variant,
         prices::PriceList,
@@ -65,8 +59,6 @@ use crate::pricing::spec;
         crate::reports::budgets::BudgetSpec,
         crate::reports::budgets::BudgetScope,
         crate::reports::budgets::BudgetPeriod,
-        crate::reports::budgets::BudgetRow,
-        crate::reports::latency::LatencyRow,
         retention::RetentionRequest,
         crate::store::retention::RetentionOutcome,
         lake::LakeRequest,
@@ -78,10 +70,12 @@ use crate::pricing::spec;
         crate::sql::SqlDocument,
         crate::sql::SqlColumn,
     )),
-    modifiers(&Security),
+    // One documented path per report (actix serves them all through `/v1/reports/{name}`), then
+    // the key requirements of every path.
+    modifiers(&ReportDocs, &Security),
     tags(
         (name = "ingest", description = "Usage records in, from any gateway"),
-        (name = "reports", description = "Spend and usage reports"),
+        (name = "reports", description = "Spend and usage reports. The server answers every report at `GET /v1/reports/{name}` (an unknown name is 404 `not_found`); each name is documented here as its own path, with the parameters that change its result and its JSON document. A parameter no report takes is refused (400 `invalid_parameter`); a common parameter a report does not use is checked and otherwise ignored, as the report says."),
         (name = "prices", description = "The effective-dated price catalog"),
         (name = "export", description = "Canonical events out: one file, or the Parquet lake"),
         (name = "admin", description = "Retention"),

@@ -1,4 +1,5 @@
-//! `GET /v1/reports/{name}`.
+//! `GET /v1/reports/{name}`. Its OpenAPI description, one path per report, is in
+//! `report_docs`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -6,61 +7,11 @@ use chrono::Utc;
 
 use super::AppState;
 use super::auth::ReadKey;
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
 use crate::reports::{self, ReportError};
 
-/// The parameters every report takes (documentation of the query string).
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ReportQuery {
-    /// Start, inclusive: RFC 3339, or `YYYY-MM-DD` (midnight in `tz`). Default: `to` − 30 days.
-    from: Option<String>,
-    /// End, exclusive: RFC 3339, or `YYYY-MM-DD` (midnight in `tz`). Default: now.
-    to: Option<String>,
-    /// Comma list of `team, project, user, api_key, provider, model, model_requested, route,
-    /// source, status, tag:KEY` (at most three tags).
-    group_by: Option<String>,
-    /// `hour`, `day`, `week` or `month`; absent = one bucket for the range.
-    bucket: Option<String>,
-    /// IANA time zone for buckets and date-only bounds (default `UTC`); DST-correct.
-    tz: Option<String>,
-    /// Most rows returned (totals still cover all rows).
-    limit: Option<usize>,
-    /// `cost` (default: largest cost first within each bucket) or `group`.
-    order: Option<String>,
-    /// `json` (default), `csv` or `parquet`.
-    format: Option<String>,
-    /// Filter: only these teams (repeat the parameter for OR). Every dimension filters the same
-    /// way: `project=`, `user=`, `api_key=`, `provider=`, `model=`, `model_requested=`, `route=`,
-    /// `source=`, `status=`, `tag:KEY=`.
-    team: Option<String>,
-}
-
-/// A report.
-///
-/// `spend`: requests, errors, each token kind, computed, list and reported cost per group and
-/// time bucket. Calls of unpriced models are counted in `unpriced_requests`, never priced at $0.
-///
-/// `unpriced`: the models nobody has a price for, with their calls, tokens, reported cost and
-/// first/last seen (`group_by` and `bucket` are fixed).
-///
-/// `reconciliation`: computed versus gateway-reported cost per day (or `bucket`) × source ×
-/// provider × model, with the absolute and relative difference, plus `disagreements`: the calls
-/// that differ most (`records=N`, default 20).
-///
-/// Money is a string with twelve decimals.
-#[utoipa::path(get, path = "/v1/reports/{name}", tag = "reports",
-    params(("name" = String, Path, description = "Report name: `spend`, `unpriced`, `reconciliation`"), ReportQuery),
-    responses(
-        (status = 200, description = "The report (JSON document; CSV or Parquet rows with `format=`)", body = ReportDocument,
-            content(
-                (ReportDocument = "application/json"),
-                (String = "text/csv"),
-                (Vec<u8> = "application/vnd.apache.parquet"))),
-        (status = 400, description = "A parameter is invalid (`invalid_parameter`)", body = ErrorBody),
-        (status = 404, description = "No such report (`not_found`)", body = ErrorBody),
-    ))]
+/// Serves every report: `name` picks it, the query string is its parameters. The OpenAPI
+/// document describes each report on its own path (`report_docs`), not this route.
 pub async fn report(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -110,25 +61,4 @@ pub async fn report(
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(response)
-}
-
-/// The JSON document of a report.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ReportDocument {
-    #[schema(example = "spend")]
-    report: String,
-    /// Start of the range, in the report's time zone.
-    from: String,
-    /// End of the range (exclusive), in the report's time zone.
-    to: String,
-    tz: String,
-    bucket: Option<String>,
-    group_by: Vec<String>,
-    /// One of the row shapes below, by report.
-    #[schema(value_type = Vec<Object>)]
-    rows: Vec<serde_json::Value>,
-    /// Sums of the metric columns over all rows (before `limit`).
-    #[schema(value_type = Object)]
-    totals: serde_json::Value,
 }

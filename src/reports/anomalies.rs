@@ -39,6 +39,77 @@ impl Default for Detector {
     }
 }
 
+/// One row of the `anomalies` report, as JSON (built from polars baselines; this struct only
+/// describes it): one day on which one group's spend or error rate left its baseline. The
+/// group's dimension columns (those of `group_by`, default `team`) appear as text, a
+/// `tag:<key>` column for each tag grouped by.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AnomalyRow {
+    /// Local midnight starting the day (RFC 3339 with the zone's offset).
+    pub day: String,
+    /// Present when grouped by `team` (the default grouping).
+    #[schema(required = false)]
+    pub team: String,
+    /// Present when grouped by `project`; null for calls without one.
+    pub project: Option<String>,
+    /// Present when grouped by `user`; null for calls without one.
+    pub user: Option<String>,
+    /// Present when grouped by `api_key`; null for calls without one.
+    pub api_key: Option<String>,
+    /// Present when grouped by `provider`.
+    #[schema(required = false)]
+    pub provider: String,
+    /// The normalised model (`model_key`); present when grouped by `model`.
+    #[schema(required = false)]
+    pub model: String,
+    /// Present when grouped by `model_requested`.
+    #[schema(required = false)]
+    pub model_requested: String,
+    /// Present when grouped by `route`; null for calls without one.
+    pub route: Option<String>,
+    /// Present when grouped by `source`.
+    #[schema(required = false)]
+    pub source: String,
+    /// HTTP status as text (`"429"`, unlike the other reports); present when grouped by
+    /// `status`.
+    #[schema(required = false, example = "429")]
+    pub status: String,
+    /// Present when grouped by `error_type`; null for calls without an error.
+    pub error_type: Option<String>,
+    /// `tag:<key>`: the tag's value (null when a call has no such tag), one column per tag
+    /// grouped by.
+    #[serde(flatten)]
+    pub tags: std::collections::BTreeMap<String, Option<String>>,
+    /// `spend` or `error_rate`.
+    pub metric: String,
+    /// The day's value: a decimal with twelve places (USD) for `spend`, six places (a ratio)
+    /// for `error_rate`.
+    pub value: String,
+    /// The mean of the previous `baseline_days` days, in the same form as `value`.
+    pub baseline: String,
+    /// Their standard deviation.
+    pub baseline_std: f64,
+    /// (`value` − `baseline`) ÷ `baseline_std`, two places; null when the baseline never
+    /// varied.
+    #[schema(required = true)]
+    pub z_score: Option<f64>,
+    /// (`value` − `baseline`) ÷ `baseline`, three places; null when the baseline is 0.
+    #[schema(required = true)]
+    pub change: Option<f64>,
+    /// For `spend`: up to three models and three API keys whose spend rose most over their own
+    /// baseline that day (`model=gpt-4o (+12.500000000000); api_key=… (+…)`); null for
+    /// `error_rate` and when nothing rose.
+    #[schema(required = true)]
+    pub drivers: Option<String>,
+}
+
+/// The `totals` of the `anomalies` report.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AnomalyTotals {
+    /// Anomalies found (before `limit`).
+    pub anomalies: i64,
+}
+
 const MIN_ERROR_REQUESTS: f64 = 20.0;
 const MIN_ERROR_RATE_RISE: f64 = 0.05;
 

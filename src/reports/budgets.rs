@@ -331,28 +331,44 @@ pub fn load(conn: &Connection) -> Result<Vec<Budget>, ReportError> {
     Ok(budgets)
 }
 
-/// One row of the budgets report.
+/// One row of the `budgets` report: one stored budget at `at`. Money is an exact decimal
+/// string with twelve places.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BudgetRow {
     pub budget_id: String,
     pub name: String,
+    /// `month` or `day`.
     pub period: String,
+    /// The budget's IANA time zone (`UTC` when it names none).
     pub tz: String,
-    /// The current window, local time with offset.
+    /// Start of the window holding `at`, local time with offset.
     pub window_start: String,
+    /// End of that window (exclusive), local time with offset.
     pub window_end: String,
     pub amount_usd: String,
-    /// Spent so far in the window (priced calls).
+    /// Spent in the window up to `at` (priced calls in scope).
     pub spend_usd: String,
+    /// `spend_usd` as a percentage of `amount_usd`, two decimals.
     pub percent_used: f64,
-    /// Average spend per day so far.
+    /// Average spend per day of the window so far.
     pub burn_rate_usd_per_day: String,
-    /// Expected spend at the end of the window.
+    /// Expected spend at the end of the window: the spend so far plus, times the days left, the
+    /// mean daily spend of the last seven complete days of the window (fewer early on; the burn
+    /// rate before the first complete day, and always for daily budgets).
     pub forecast_usd: String,
-    /// `ok`, `warning` or `exceeded`.
+    /// `exceeded` (spent ≥ amount), `warning` (spent ≥ warn percent of it, or forecast ≥
+    /// amount) or `ok`.
     pub status: String,
     /// Calls in scope without a price (not in the spend).
     pub unpriced_requests: i64,
+}
+
+/// The `totals` of the `budgets` report: how many budgets are in each status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BudgetTotals {
+    pub ok: i64,
+    pub warning: i64,
+    pub exceeded: i64,
 }
 
 /// Runs the budgets report for `budgets` at `at`.

@@ -31,26 +31,81 @@ const METRICS: &[&str] = &[
 /// How many disagreeing calls are listed by default.
 const DEFAULT_RECORDS: i64 = 20;
 
-/// One row of the reconciliation report.
+/// One row of the `reconciliation` report, as JSON (from `reconciliation.sql`; this struct
+/// only describes it): computed versus reported cost of one bucket × source × provider × model.
+/// The counts and sums are null when no call of the row falls in them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationRow {
-    /// Local start of the day (or `bucket`) in the report's time zone.
+    /// Local start of the day (or `bucket`) in the report's time zone (RFC 3339 with offset).
     pub bucket: String,
     pub source: String,
     pub provider: String,
+    /// The normalised model (`model_key`).
     pub model: String,
     /// Calls with both a computed and a reported cost.
+    #[schema(required = true)]
     pub compared_requests: Option<i64>,
+    /// Their computed cost.
+    #[schema(required = true)]
     pub computed_cost_usd: Option<String>,
+    /// What the gateways reported for them.
+    #[schema(required = true)]
     pub reported_cost_usd: Option<String>,
-    /// Computed minus reported.
+    /// Computed minus reported (a missing side counts as 0).
     pub difference_usd: String,
-    /// Difference ÷ reported; null when the gateway reported 0.
+    /// `difference_usd` ÷ reported, six places; null when the gateways reported 0.
+    #[schema(required = true)]
     pub relative_difference: Option<f64>,
     /// Priced calls the gateway gave no cost for.
+    #[schema(required = true)]
     pub not_reported_requests: Option<i64>,
     /// Calls without a catalog price (reported or unpriced).
+    #[schema(required = true)]
     pub unpriced_requests: Option<i64>,
+}
+
+/// The `totals` of the `reconciliation` report, over every row before `limit`; a total is null
+/// only when every row's value is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReconciliationTotals {
+    #[schema(required = true)]
+    pub compared_requests: Option<i64>,
+    #[schema(required = true)]
+    pub computed_cost_usd: Option<String>,
+    #[schema(required = true)]
+    pub reported_cost_usd: Option<String>,
+    pub difference_usd: String,
+    #[schema(required = true)]
+    pub not_reported_requests: Option<i64>,
+    #[schema(required = true)]
+    pub unpriced_requests: Option<i64>,
+}
+
+/// One call of `disagreements` in the `reconciliation` report (from
+/// `reconciliation_records.sql`): a call priced from the catalog whose computed cost differs
+/// from what its gateway reported, the largest differences first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReconciliationDisagreement {
+    pub source: String,
+    pub event_id: String,
+    /// When the call happened, UTC (RFC 3339 with milliseconds).
+    pub ts: String,
+    pub provider: String,
+    /// The normalised model (`model_key`).
+    pub model: String,
+    /// The gateway's own model string.
+    pub gateway_model: String,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub computed_cost_usd: String,
+    pub reported_cost_usd: String,
+    /// Computed minus reported.
+    pub difference_usd: String,
+    /// The catalog entry that priced the call.
+    pub price_id: String,
 }
 
 fn empty_schema() -> Vec<(&'static str, DataType)> {

@@ -21,6 +21,87 @@ use crate::pricing::{Catalog, PriceQuery, quote};
 /// Most candidate models one report prices.
 const MAX_CANDIDATES: usize = 10;
 
+/// One row of the `routing` report, as JSON (shaped by polars; this struct only describes it):
+/// one served model of one requested model within its group. Dimension columns appear only when
+/// grouped by (`model_requested` and `model_served` are always columns); with `candidates`, a
+/// `cost_on:<candidate>` column per candidate and `cheapest_candidate` and
+/// `savings_vs_cheapest_usd` are added. Ratios are rounded to six places.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RoutingRow {
+    /// Local start of the time bucket (RFC 3339 with the zone's offset); present when `bucket`
+    /// is set.
+    #[schema(required = false)]
+    pub bucket: String,
+    /// Present when grouped by `team`.
+    #[schema(required = false)]
+    pub team: String,
+    /// Present when grouped by `project`; null for calls without one.
+    pub project: Option<String>,
+    /// Present when grouped by `user`; null for calls without one.
+    pub user: Option<String>,
+    /// Present when grouped by `api_key`; null for calls without one.
+    pub api_key: Option<String>,
+    /// Present when grouped by `provider`.
+    #[schema(required = false)]
+    pub provider: String,
+    /// Present when grouped by `route`; null for calls without one.
+    pub route: Option<String>,
+    /// Present when grouped by `source`.
+    #[schema(required = false)]
+    pub source: String,
+    /// HTTP status; present when grouped by `status`.
+    #[schema(required = false)]
+    pub status: i32,
+    /// Present when grouped by `error_type`; null for calls without an error.
+    pub error_type: Option<String>,
+    /// `tag:<key>`: a tag's value (null when a call has no such tag), one column per tag
+    /// grouped by; `cost_on:<candidate>`: the row's tokens priced on that candidate now (null
+    /// when the catalog has no price for it), one column per candidate.
+    #[serde(flatten)]
+    pub dynamic_columns: std::collections::BTreeMap<String, Option<String>>,
+    /// The model the callers asked for.
+    pub model_requested: String,
+    /// The normalised model that answered (`model_key`).
+    pub model_served: String,
+    pub requests: i64,
+    /// `requests` ÷ all requests for `model_requested` (across groups and buckets).
+    pub share_of_requested: f64,
+    /// Calls served after a fallback from another model.
+    pub fallbacks: i64,
+    /// `fallbacks` ÷ `requests`.
+    pub fallback_rate: f64,
+    /// Attempts ÷ `requests`.
+    pub attempts_per_request: f64,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cache_write_1h_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_tokens: i64,
+    /// Computed (booked) cost; null when no call of the row is priced.
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+    /// Calls without a price (not in `cost_usd`).
+    pub unpriced_requests: i64,
+    /// The candidate with the lowest `cost_on:` of the row; present with `candidates`, null
+    /// when no candidate has a price.
+    pub cheapest_candidate: Option<String>,
+    /// `cost_usd` minus the cheapest candidate's cost; present with `candidates`, null when
+    /// either is unknown.
+    pub savings_vs_cheapest_usd: Option<String>,
+}
+
+/// The `totals` of the `routing` report, over every row before `limit`; `cost_usd` is null
+/// only when every row's is.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RoutingTotals {
+    pub requests: i64,
+    pub fallbacks: i64,
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+    pub unpriced_requests: i64,
+}
+
 /// A candidate as written (`model` or `provider/model`).
 struct Candidate {
     label: String,

@@ -12,6 +12,219 @@ use super::params::{CommonParams, Dimension};
 use super::spend::usage;
 use super::{Report, ReportError};
 
+/// One row of the `model-mix` report, as JSON (shaped by polars; this struct only describes
+/// it): one model within its group. Dimension columns appear only when grouped by (grouping by
+/// `model` adds nothing: the model is always a column); a `tag:<key>` column appears for each
+/// tag grouped by. Shares are ratios rounded to six places.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ModelMixRow {
+    /// Local start of the time bucket (RFC 3339 with the zone's offset); present when `bucket`
+    /// is set.
+    #[schema(required = false)]
+    pub bucket: String,
+    /// Present when grouped by `team`.
+    #[schema(required = false)]
+    pub team: String,
+    /// Present when grouped by `project`; null for calls without one.
+    pub project: Option<String>,
+    /// Present when grouped by `user`; null for calls without one.
+    pub user: Option<String>,
+    /// Present when grouped by `api_key`; null for calls without one.
+    pub api_key: Option<String>,
+    /// Present when grouped by `provider`.
+    #[schema(required = false)]
+    pub provider: String,
+    /// Present when grouped by `model_requested`.
+    #[schema(required = false)]
+    pub model_requested: String,
+    /// Present when grouped by `route`; null for calls without one.
+    pub route: Option<String>,
+    /// Present when grouped by `source`.
+    #[schema(required = false)]
+    pub source: String,
+    /// HTTP status; present when grouped by `status`.
+    #[schema(required = false)]
+    pub status: i32,
+    /// Present when grouped by `error_type`; null for calls without an error.
+    pub error_type: Option<String>,
+    /// `tag:<key>`: the tag's value (null when a call has no such tag), one column per tag
+    /// grouped by.
+    #[serde(flatten)]
+    pub tags: std::collections::BTreeMap<String, Option<String>>,
+    /// The normalised model (`model_key`).
+    pub model: String,
+    pub requests: i64,
+    /// The model's share of the group's requests (0 when the group has none).
+    pub share_of_requests: f64,
+    /// Input plus output tokens.
+    pub tokens: i64,
+    pub share_of_tokens: f64,
+    /// Computed cost; null when none of the model's calls is priced.
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+    /// The model's share of the group's cost; null when `cost_usd` is null, 0 when the group
+    /// cost nothing.
+    #[schema(required = true)]
+    pub share_of_cost: Option<f64>,
+    /// Calls without a price (not in `cost_usd`).
+    pub unpriced_requests: i64,
+}
+
+/// The `totals` of the `model-mix` report, over every row before `limit`; `cost_usd` is null
+/// only when every row's is.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ModelMixTotals {
+    pub requests: i64,
+    pub tokens: i64,
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+    pub unpriced_requests: i64,
+}
+
+/// One row of the `errors` report, as JSON (shaped by polars; this struct only describes it):
+/// one status and error type within its group. Dimension columns appear only when grouped by
+/// (`status` and `error_type` are always columns); a `tag:<key>` column appears for each tag
+/// grouped by. Rates are ratios rounded to six places.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorsRow {
+    /// Local start of the time bucket (RFC 3339 with the zone's offset); present when `bucket`
+    /// is set.
+    #[schema(required = false)]
+    pub bucket: String,
+    /// Present when grouped by `team`.
+    #[schema(required = false)]
+    pub team: String,
+    /// Present when grouped by `project`; null for calls without one.
+    pub project: Option<String>,
+    /// Present when grouped by `user`; null for calls without one.
+    pub user: Option<String>,
+    /// Present when grouped by `api_key`; null for calls without one.
+    pub api_key: Option<String>,
+    /// Present when grouped by `provider`.
+    #[schema(required = false)]
+    pub provider: String,
+    /// The normalised model (`model_key`); present when grouped by `model`.
+    #[schema(required = false)]
+    pub model: String,
+    /// Present when grouped by `model_requested`.
+    #[schema(required = false)]
+    pub model_requested: String,
+    /// Present when grouped by `route`; null for calls without one.
+    pub route: Option<String>,
+    /// Present when grouped by `source`.
+    #[schema(required = false)]
+    pub source: String,
+    /// `tag:<key>`: the tag's value (null when a call has no such tag), one column per tag
+    /// grouped by.
+    #[serde(flatten)]
+    pub tags: std::collections::BTreeMap<String, Option<String>>,
+    /// HTTP status.
+    pub status: i32,
+    /// The error type; null for calls without one.
+    #[schema(required = true)]
+    pub error_type: Option<String>,
+    /// Calls with this status and error type.
+    pub requests: i64,
+    /// Those of them that count as errors (`status_code >= 400` or an `error_type`).
+    pub errors: i64,
+    /// All calls of the group.
+    pub group_requests: i64,
+    /// `requests` ÷ `group_requests`.
+    pub share_of_requests: f64,
+    /// The group's errors ÷ `group_requests`.
+    pub group_error_rate: f64,
+}
+
+/// The `totals` of the `errors` report, over every row before `limit`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorsTotals {
+    pub requests: i64,
+    pub errors: i64,
+}
+
+/// One row of the `cache-savings` report, as JSON (shaped by polars; this struct only
+/// describes it). Dimension columns appear only when grouped by; a `tag:<key>` column appears
+/// for each tag grouped by.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CacheSavingsRow {
+    /// Local start of the time bucket (RFC 3339 with the zone's offset); present when `bucket`
+    /// is set.
+    #[schema(required = false)]
+    pub bucket: String,
+    /// Present when grouped by `team`.
+    #[schema(required = false)]
+    pub team: String,
+    /// Present when grouped by `project`; null for calls without one.
+    pub project: Option<String>,
+    /// Present when grouped by `user`; null for calls without one.
+    pub user: Option<String>,
+    /// Present when grouped by `api_key`; null for calls without one.
+    pub api_key: Option<String>,
+    /// Present when grouped by `provider`.
+    #[schema(required = false)]
+    pub provider: String,
+    /// The normalised model (`model_key`); present when grouped by `model`.
+    #[schema(required = false)]
+    pub model: String,
+    /// Present when grouped by `model_requested`.
+    #[schema(required = false)]
+    pub model_requested: String,
+    /// Present when grouped by `route`; null for calls without one.
+    pub route: Option<String>,
+    /// Present when grouped by `source`.
+    #[schema(required = false)]
+    pub source: String,
+    /// HTTP status; present when grouped by `status`.
+    #[schema(required = false)]
+    pub status: i32,
+    /// Present when grouped by `error_type`; null for calls without an error.
+    pub error_type: Option<String>,
+    /// `tag:<key>`: the tag's value (null when a call has no such tag), one column per tag
+    /// grouped by.
+    #[serde(flatten)]
+    pub tags: std::collections::BTreeMap<String, Option<String>>,
+    pub requests: i64,
+    pub input_tokens: i64,
+    /// Input tokens read from the prompt cache.
+    pub cached_input_tokens: i64,
+    /// Input tokens written to the prompt cache (all lifetimes).
+    pub cache_write_tokens: i64,
+    /// Of those, written with a one-hour lifetime.
+    pub cache_write_1h_tokens: i64,
+    /// `cached_input_tokens` ÷ `input_tokens`, six places (0 without input).
+    pub cached_share_of_input: f64,
+    /// What prompt caching saved at contracted rates, net of the write premium; null when no
+    /// call of the row is priced from the catalog.
+    #[schema(required = true)]
+    pub cache_savings_usd: Option<String>,
+    /// Calls answered from the gateway's response cache.
+    pub cache_hits: i64,
+    /// What those response-cache hits saved; null when no call of the row is priced from the
+    /// catalog.
+    #[schema(required = true)]
+    pub cache_hit_savings_usd: Option<String>,
+    /// Computed cost paid; null when no call of the row is priced.
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+}
+
+/// The `totals` of the `cache-savings` report, over every row before `limit`; a money total
+/// is null only when every row's is.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CacheSavingsTotals {
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    #[schema(required = true)]
+    pub cache_savings_usd: Option<String>,
+    pub cache_hits: i64,
+    #[schema(required = true)]
+    pub cache_hit_savings_usd: Option<String>,
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+}
+
 /// The group columns of the shaped rows: the bucket (when bucketed) and the dimensions asked for.
 fn group_columns(params: &CommonParams, exclude: &[Dimension]) -> Vec<String> {
     let mut columns = Vec::new();

@@ -68,23 +68,48 @@ pub const SQL_METRICS: &[&str] = &[
     "attempts",
 ];
 
-/// One row of the spend report (documentation of the JSON shape; dimension columns appear only
-/// when grouped by, tag columns as `tag:<key>`).
+/// One row of the `spend` report, as JSON (the rows are built by polars from `spend.sql`; this
+/// struct only describes them). Dimension columns appear only when grouped by; a `tag:<key>`
+/// column appears for each tag grouped by. Money is an exact decimal string with twelve places.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SpendRow {
-    /// Local start of the time bucket (RFC 3339 with offset); present when `bucket` is set.
-    pub bucket: Option<String>,
-    pub team: Option<String>,
+    /// Local start of the time bucket (RFC 3339 with the zone's offset); present when `bucket`
+    /// is set.
+    #[schema(required = false, example = "2026-11-23T00:00:00-05:00")]
+    pub bucket: String,
+    /// Present when grouped by `team`.
+    #[schema(required = false)]
+    pub team: String,
+    /// Present when grouped by `project`; null for calls without one.
     pub project: Option<String>,
+    /// Present when grouped by `user`; null for calls without one.
     pub user: Option<String>,
+    /// Present when grouped by `api_key` (the key's alias or hash, never a secret); null for
+    /// calls without one.
     pub api_key: Option<String>,
-    pub provider: Option<String>,
-    /// The normalised model (`model_key`).
-    pub model: Option<String>,
-    pub model_requested: Option<String>,
+    /// Present when grouped by `provider`.
+    #[schema(required = false)]
+    pub provider: String,
+    /// The normalised model (`model_key`); present when grouped by `model`.
+    #[schema(required = false)]
+    pub model: String,
+    /// Present when grouped by `model_requested`.
+    #[schema(required = false)]
+    pub model_requested: String,
+    /// Present when grouped by `route`; null for calls without one.
     pub route: Option<String>,
-    pub source: Option<String>,
-    pub status: Option<i32>,
+    /// The gateway format the calls came from; present when grouped by `source`.
+    #[schema(required = false)]
+    pub source: String,
+    /// HTTP status; present when grouped by `status`.
+    #[schema(required = false)]
+    pub status: i32,
+    /// Present when grouped by `error_type`; null for calls without an error.
+    pub error_type: Option<String>,
+    /// `tag:<key>`: the tag's value (null when a call has no such tag), one column per tag
+    /// grouped by.
+    #[serde(flatten)]
+    pub tags: std::collections::BTreeMap<String, Option<String>>,
     /// Calls (sum of `request_count`).
     pub requests: i64,
     /// Calls with `status_code >= 400` or an `error_type`.
@@ -94,14 +119,37 @@ pub struct SpendRow {
     pub cached_input_tokens: i64,
     pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
-    /// Computed cost of the priced calls, exact decimal.
-    #[schema(example = "0.012345000000")]
+    /// Computed cost of the priced calls (after contracts); null when no call of the row is
+    /// priced.
+    #[schema(required = true, example = "0.012345000000")]
     pub cost_usd: Option<String>,
-    /// The same calls at list price (before contracts).
+    /// The same calls at list price (before contracts); null when no call of the row is priced.
+    #[schema(required = true)]
     pub list_cost_usd: Option<String>,
-    /// What the gateways reported, exact decimal.
+    /// What the gateways reported; null when none did.
+    #[schema(required = true)]
     pub reported_cost_usd: Option<String>,
     /// Calls of models without a price: not in `cost_usd`, never counted as $0.
+    pub unpriced_requests: i64,
+}
+
+/// The `totals` of the `spend` report: each metric summed over every row, before `limit`. A
+/// money total is null only when every row's value is null.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SpendTotals {
+    pub requests: i64,
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
+    #[schema(required = true)]
+    pub cost_usd: Option<String>,
+    #[schema(required = true)]
+    pub list_cost_usd: Option<String>,
+    #[schema(required = true)]
+    pub reported_cost_usd: Option<String>,
     pub unpriced_requests: i64,
 }
 

@@ -21,7 +21,8 @@ const METRICS: &[&str] = &[
     "reported_cost_usd",
 ];
 
-/// One row of the unpriced report.
+/// One row of the `unpriced` report, as JSON (from `unpriced.sql`; this struct only describes
+/// it): one model without a price, per source.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UnpricedRow {
     pub provider: String,
@@ -36,10 +37,26 @@ pub struct UnpricedRow {
     pub records: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
-    /// What the gateways reported for these calls (often 0: they could not price them either).
+    /// What the gateways reported for these calls; null when none did.
+    #[schema(required = true)]
     pub reported_cost_usd: Option<String>,
+    /// The first call, UTC (RFC 3339 with milliseconds).
+    #[schema(example = "2026-11-23T10:00:00.000Z")]
     pub first_seen: String,
+    /// The last call, UTC (RFC 3339 with milliseconds).
     pub last_seen: String,
+}
+
+/// The `totals` of the `unpriced` report, over every row before `limit`; `reported_cost_usd`
+/// is null only when every row's is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnpricedTotals {
+    pub requests: i64,
+    pub records: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    #[schema(required = true)]
+    pub reported_cost_usd: Option<String>,
 }
 
 fn empty_schema() -> Vec<(&'static str, DataType)> {
