@@ -1,10 +1,10 @@
--- rollup_upsert: adds the events staged in `staged_events` (with `sign` +1, or -1 to take an
--- event's old version out before a re-price) to a rollup, one row per UTC unit × dimensions. A
--- template for both rollups: `{rollup}` `rollup_hourly` with `{unit}` `hour`, and `rollup_daily`
--- with `day`. Run by the writer, for both, inside the transaction that stores (or re-prices)
--- the events.
+-- rollup_upsert: adds the deltas staged in `staged_rollup` (one row per UTC hour × dimensions,
+-- from `store::rollup` for ingest or `rollup_deltas.sql` for a re-price) to a rollup. A template
+-- for both rollups: `{rollup}` `rollup_hourly` with `{unit}` `hour`, and `rollup_daily` with
+-- `day`. Run by the writer, for both, inside the transaction that stores (or re-prices) the
+-- events.
 --
--- Parameters: none (reads the temp table `staged_events`: the columns of usage_events + sign).
+-- Parameters: none (reads the temp table `staged_rollup`).
 -- Result: rows inserted or updated in the rollup. Money adds null-safely:
 --   coalesce(old + new, old, new) keeps NULL only when both sides are NULL.
 INSERT INTO {rollup}
@@ -15,35 +15,33 @@ SELECT
         status_code::VARCHAR, coalesce(error_type, chr(30)), cost_source, service_tier,
         cache_hit::VARCHAR)) AS rollup_key,
     {unit}, source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit,
-    requests, records, errors, attempts, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens,
-    cost_usd, list_cost_usd, reported_cost_usd, reported_requests, unpriced_requests,
-    cache_savings_usd, cache_hit_savings_usd, latency_ms_sum, latency_count, ttft_ms_sum, ttft_count
+    requests, records, errors, attempts, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, cost_usd, list_cost_usd, reported_cost_usd, reported_requests, unpriced_requests, cache_savings_usd, cache_hit_savings_usd, latency_ms_sum, latency_count, ttft_ms_sum, ttft_count
 FROM (
     SELECT
-        date_trunc('{unit}', ts) AS {unit}, source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit,
-        sum(sign * request_count)::BIGINT AS requests,
-        sum(sign)::BIGINT AS records,
-        sum(CASE WHEN is_error THEN sign * request_count ELSE 0 END)::BIGINT AS errors,
-        sum(sign * attempts)::BIGINT AS attempts,
-        sum(sign * input_tokens)::BIGINT AS input_tokens,
-        sum(sign * output_tokens)::BIGINT AS output_tokens,
-        sum(sign * cached_input_tokens)::BIGINT AS cached_input_tokens,
-        sum(sign * cache_write_tokens)::BIGINT AS cache_write_tokens,
-        sum(sign * cache_write_1h_tokens)::BIGINT AS cache_write_1h_tokens,
-        sum(sign * reasoning_tokens)::BIGINT AS reasoning_tokens,
-        sum(sign * cost_usd)::DECIMAL(38, 12) AS cost_usd,
-        sum(sign * list_cost_usd)::DECIMAL(38, 12) AS list_cost_usd,
-        sum(sign * reported_cost_usd)::DECIMAL(38, 12) AS reported_cost_usd,
-        sum(CASE WHEN reported_cost_usd IS NOT NULL THEN sign * request_count ELSE 0 END)::BIGINT AS reported_requests,
-        sum(CASE WHEN cost_source = 'unpriced' THEN sign * request_count ELSE 0 END)::BIGINT AS unpriced_requests,
-        sum(sign * cache_savings_usd)::DECIMAL(38, 12) AS cache_savings_usd,
-        sum(sign * cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd,
-        coalesce(sum(sign * latency_ms), 0)::DOUBLE AS latency_ms_sum,
-        sum(CASE WHEN latency_ms IS NOT NULL THEN sign ELSE 0 END)::BIGINT AS latency_count,
-        coalesce(sum(sign * ttft_ms), 0)::DOUBLE AS ttft_ms_sum,
-        sum(CASE WHEN ttft_ms IS NOT NULL THEN sign ELSE 0 END)::BIGINT AS ttft_count
-    FROM staged_events
-    GROUP BY date_trunc('{unit}', ts), source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit
+        date_trunc('{unit}', hour) AS {unit}, source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit,
+        sum(requests)::BIGINT AS requests,
+        sum(records)::BIGINT AS records,
+        sum(errors)::BIGINT AS errors,
+        sum(attempts)::BIGINT AS attempts,
+        sum(input_tokens)::BIGINT AS input_tokens,
+        sum(output_tokens)::BIGINT AS output_tokens,
+        sum(cached_input_tokens)::BIGINT AS cached_input_tokens,
+        sum(cache_write_tokens)::BIGINT AS cache_write_tokens,
+        sum(cache_write_1h_tokens)::BIGINT AS cache_write_1h_tokens,
+        sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
+        sum(cost_usd)::DECIMAL(38, 12) AS cost_usd,
+        sum(list_cost_usd)::DECIMAL(38, 12) AS list_cost_usd,
+        sum(reported_cost_usd)::DECIMAL(38, 12) AS reported_cost_usd,
+        sum(reported_requests)::BIGINT AS reported_requests,
+        sum(unpriced_requests)::BIGINT AS unpriced_requests,
+        sum(cache_savings_usd)::DECIMAL(38, 12) AS cache_savings_usd,
+        sum(cache_hit_savings_usd)::DECIMAL(38, 12) AS cache_hit_savings_usd,
+        sum(latency_ms_sum)::DOUBLE AS latency_ms_sum,
+        sum(latency_count)::BIGINT AS latency_count,
+        sum(ttft_ms_sum)::DOUBLE AS ttft_ms_sum,
+        sum(ttft_count)::BIGINT AS ttft_count
+    FROM staged_rollup
+    GROUP BY date_trunc('{unit}', hour), source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit
 )
 ON CONFLICT (rollup_key) DO UPDATE SET
     requests = {rollup}.requests + EXCLUDED.requests,

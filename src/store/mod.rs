@@ -12,6 +12,7 @@ pub mod export;
 pub mod focus;
 pub mod reader;
 pub mod reprice;
+pub mod rollup;
 pub mod retention;
 pub mod rows;
 pub mod schema;

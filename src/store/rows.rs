@@ -44,26 +44,6 @@ fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// The same batch with a constant `sign` column appended (the staging table of the rollups).
-///
-/// # Errors
-/// [`StoreError::Rows`] when Arrow refuses the column (a defect).
-pub fn with_sign(batch: &RecordBatch, sign: i32) -> Result<RecordBatch, StoreError> {
-    let signs: ArrayRef = Arc::new(duckdb::arrow::array::Int32Array::from(vec![
-        sign;
-        batch.num_rows()
-    ]));
-    let mut columns: Vec<(String, ArrayRef)> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(field, column)| (field.name().clone(), column.clone()))
-        .collect();
-    columns.push(("sign".to_owned(), signs));
-    RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
-}
-
 /// Builds the record batch of `records`, all ingested at `ingested_at`.
 ///
 /// # Errors

@@ -24,7 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use super::focus::{ChargeClass, FOCUS_UPSERT_SQL, LineLedger, LineOwner};
-use super::rows::{event_key, to_record_batch, with_sign};
+use super::rollup::RollupDeltas;
+use super::rows::{event_key, to_record_batch};
 use super::{Store, StoreError};
 use std::sync::Arc;
 
@@ -430,24 +431,32 @@ pub(super) fn commit_ingest_group(
     }
 }
 
+/// `rollup_deltas.sql`: a re-price's staged events summed into `staged_rollup`.
+pub const ROLLUP_DELTAS_SQL: &str = include_str!("../../queries/rollup_deltas.sql");
+
 /// `rollup_upsert.sql`, a template over either rollup.
 pub const ROLLUP_UPSERT_TEMPLATE: &str = include_str!("../../queries/rollup_upsert.sql");
 
 /// The upserts of both rollups, hourly then daily, as one batch.
-pub static ROLLUP_UPSERT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    [("rollup_hourly", "hour"), ("rollup_daily", "day")]
-        .iter()
-        .map(|(rollup, unit)| {
-            ROLLUP_UPSERT_TEMPLATE
-                .replace("{rollup}", rollup)
-                .replace("{unit}", unit)
-                .trim_end()
-                .trim_end_matches(';')
-                .to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join(";\n")
+pub static ROLLUP_UPSERT_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    [("rollup_hourly", "hour"), ("rollup_daily", "day")].map(|(rollup, unit)| {
+        ROLLUP_UPSERT_TEMPLATE
+            .replace("{rollup}", rollup)
+            .replace("{unit}", unit)
+            .trim_end()
+            .trim_end_matches(';')
+            .to_owned()
+    })
 });
+
+/// Runs one statement through the connection's prepared-statement cache: the writer's
+/// statements are long (planning them costs milliseconds) and run for every batch.
+fn execute_cached(tx: &Connection, sql: &str, context: &'static str) -> Result<(), StoreError> {
+    tx.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(|_| ())
+        .map_err(StoreError::db(context))
+}
 
 /// Creates the writer's temp staging tables (per connection, empty between transactions):
 /// `staged_events` (the columns of `usage_events` and a `sign`) feeds the rollups,
@@ -458,6 +467,7 @@ pub static ROLLUP_UPSERT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock:
 pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS staged_events AS SELECT *, 1::INTEGER AS sign FROM usage_events LIMIT 0;
+         CREATE TEMP TABLE IF NOT EXISTS staged_rollup AS SELECT * EXCLUDE (rollup_key) FROM rollup_hourly LIMIT 0;
          CREATE TEMP TABLE IF NOT EXISTS staged_focus_lines AS SELECT * FROM focus_lines LIMIT 0;",
     )
     .map_err(StoreError::db("creating staging tables"))
@@ -465,13 +475,19 @@ pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
 
 /// Adds staged events to the hourly rollups and staged lines to the FOCUS ledger, then empties
 /// the staging tables. Runs inside the caller's transaction.
+/// Folds events staged in `staged_events` (with signs: a re-price) into the rollups, and `lines`
+/// into the FOCUS ledger.
 pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
+    execute_cached(tx, ROLLUP_DELTAS_SQL, "summing the rollup deltas")?;
     apply_staged_timed(tx, lines, &mut PhaseClock::start())
 }
 
+/// Folds the deltas in `staged_rollup` into both rollups and `lines` into the FOCUS ledger, then
+/// empties the staging tables.
 fn apply_staged_timed(tx: &Connection, lines: &LineLedger, clock: &mut PhaseClock) -> Result<(), StoreError> {
-    tx.execute_batch(&ROLLUP_UPSERT_SQL)
-        .map_err(StoreError::db("updating the rollups"))?;
+    for sql in ROLLUP_UPSERT_SQL.iter() {
+        execute_cached(tx, sql, "updating the rollups")?;
+    }
     clock.lap("rollups");
     if !lines.is_empty() {
         let batch = lines.to_record_batch()?;
@@ -483,12 +499,17 @@ fn apply_staged_timed(tx: &Connection, lines: &LineLedger, clock: &mut PhaseCloc
             .map_err(StoreError::db("staging FOCUS lines"))?;
         appender.flush().map_err(StoreError::db("flushing FOCUS lines"))?;
         drop(appender);
-        tx.execute_batch(FOCUS_UPSERT_SQL)
-            .map_err(StoreError::db("updating the FOCUS ledger"))?;
+        execute_cached(tx, FOCUS_UPSERT_SQL, "updating the FOCUS ledger")?;
         clock.lap("focus");
     }
-    tx.execute_batch("DELETE FROM staged_events; DELETE FROM staged_focus_lines;")
-        .map_err(StoreError::db("emptying the staging tables"))
+    for sql in [
+        "DELETE FROM staged_events",
+        "DELETE FROM staged_rollup",
+        "DELETE FROM staged_focus_lines",
+    ] {
+        execute_cached(tx, sql, "emptying the staging tables")?;
+    }
+    Ok(())
 }
 
 /// Writes a group of ingest requests in one transaction. Records before `expired_before` are
@@ -550,7 +571,11 @@ fn write_group(
     }
     if !fresh.is_empty() {
         let batch = to_record_batch(&fresh, Utc::now())?;
-        let staged = with_sign(&batch, 1)?;
+        let mut deltas = RollupDeltas::default();
+        for priced in &fresh {
+            deltas.add(priced);
+        }
+        let deltas = deltas.to_record_batch()?;
         clock.lap("arrow");
         {
             let mut appender = tx
@@ -564,14 +589,14 @@ fn write_group(
         clock.lap("append");
         {
             let mut appender = tx
-                .appender_to_catalog_and_db("staged_events", "temp", "main")
+                .appender_to_catalog_and_db("staged_rollup", "temp", "main")
                 .map_err(StoreError::db("opening the rollup staging appender"))?;
             appender
-                .append_record_batch(staged)
-                .map_err(StoreError::db("staging events for the rollups"))?;
+                .append_record_batch(deltas)
+                .map_err(StoreError::db("staging the rollup deltas"))?;
             appender
                 .flush()
-                .map_err(StoreError::db("flushing staged events"))?;
+                .map_err(StoreError::db("flushing the rollup deltas"))?;
         }
         clock.lap("stage");
         let mut lines = LineLedger::default();

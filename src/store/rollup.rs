@@ -1,0 +1,259 @@
+//! What a batch of new events adds to the hourly rollup, summed in Rust before DuckDB sees it.
+//!
+//! Ingest stages one row per (UTC hour × rollup dimensions) that the batch touches — usually a
+//! few hundred for thousands of events — instead of every event, and
+//! `queries/rollup_upsert.sql` folds those deltas into `rollup_hourly` and `rollup_daily`.
+//! Re-pricing stages its deltas from SQL instead (`queries/rollup_deltas.sql`, from old and new
+//! versions of the events with signs); both produce the rows of the temp table
+//! `staged_rollup`, whose columns are those of `rollup_hourly` without its key. A test compares
+//! every rollup with the events after random ingests and re-pricing, so the two stay in step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use duckdb::arrow::array::{
+    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int16Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use duckdb::arrow::record_batch::RecordBatch;
+
+use super::StoreError;
+use super::rows::decimal_units;
+use crate::model::USD_SCALE;
+use crate::pricing::PricedRecord;
+
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+/// The dimensions of a rollup row (strings borrowed from the batch's records).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key<'a> {
+    hour: i64,
+    source: &'a str,
+    team: &'a str,
+    project: Option<&'a str>,
+    provider: &'a str,
+    model_key: &'a str,
+    model_requested: &'a str,
+    route: Option<&'a str>,
+    fallback_from: Option<&'a str>,
+    status_code: i16,
+    error_type: Option<&'static str>,
+    cost_source: &'static str,
+    service_tier: &'static str,
+    cache_hit: bool,
+}
+
+/// The measures of a rollup row, as `rollup_upsert.sql` adds them (money sums ignore NULLs and
+/// stay NULL only when every value is).
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    requests: i64,
+    records: i64,
+    errors: i64,
+    attempts: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_input_tokens: i64,
+    cache_write_tokens: i64,
+    cache_write_1h_tokens: i64,
+    reasoning_tokens: i64,
+    cost_usd: Option<i128>,
+    list_cost_usd: Option<i128>,
+    reported_cost_usd: Option<i128>,
+    reported_requests: i64,
+    unpriced_requests: i64,
+    cache_savings_usd: Option<i128>,
+    cache_hit_savings_usd: Option<i128>,
+    latency_ms_sum: f64,
+    latency_count: i64,
+    ttft_ms_sum: f64,
+    ttft_count: i64,
+}
+
+fn add_money(sum: &mut Option<i128>, value: Option<i128>) {
+    if let Some(value) = value {
+        *sum = Some(sum.unwrap_or(0) + value);
+    }
+}
+
+fn count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The hourly deltas of a batch of new events.
+#[derive(Debug, Default)]
+pub struct RollupDeltas<'a> {
+    rows: HashMap<Key<'a>, Sums>,
+}
+
+impl<'a> RollupDeltas<'a> {
+    /// Adds one stored event.
+    pub fn add(&mut self, priced: &'a PricedRecord) {
+        let record = &priced.record;
+        let key = Key {
+            hour: record.ts.timestamp_micros().div_euclid(HOUR_MICROS) * HOUR_MICROS,
+            source: record.source.as_str(),
+            team: &record.team,
+            project: record.project.as_deref(),
+            provider: record.provider.as_str(),
+            model_key: &priced.model_key,
+            model_requested: &record.model_requested,
+            route: record.route.as_deref(),
+            fallback_from: record.fallback_from.as_deref(),
+            status_code: i16::try_from(record.status_code).unwrap_or(i16::MAX),
+            error_type: record.error_type.map(|kind| kind.as_str()),
+            cost_source: priced.cost.source().as_str(),
+            service_tier: record.service_tier.as_str(),
+            cache_hit: record.cache_hit,
+        };
+        let requests = count(record.request_count);
+        let tokens = &record.tokens;
+        let sums = self.rows.entry(key).or_default();
+        sums.requests += requests;
+        sums.records += 1;
+        if record.is_error() {
+            sums.errors += requests;
+        }
+        sums.attempts += i64::from(record.attempts);
+        sums.input_tokens += count(tokens.input().get());
+        sums.output_tokens += count(tokens.output().get());
+        sums.cached_input_tokens += count(tokens.cached_input().get());
+        sums.cache_write_tokens += count(tokens.cache_write().get());
+        sums.cache_write_1h_tokens += count(tokens.cache_write_1h().get());
+        sums.reasoning_tokens += count(tokens.reasoning().get());
+        add_money(&mut sums.cost_usd, priced.cost.usd().map(decimal_units));
+        add_money(&mut sums.list_cost_usd, priced.cost.list_usd().map(decimal_units));
+        add_money(&mut sums.reported_cost_usd, record.reported_cost_usd.map(decimal_units));
+        if record.reported_cost_usd.is_some() {
+            sums.reported_requests += requests;
+        }
+        if priced.cost.source().as_str() == "unpriced" {
+            sums.unpriced_requests += requests;
+        }
+        add_money(&mut sums.cache_savings_usd, priced.cost.cache_savings().map(decimal_units));
+        add_money(&mut sums.cache_hit_savings_usd, priced.cost.cache_hit_savings().map(decimal_units));
+        if let Some(latency) = record.latency_ms {
+            sums.latency_ms_sum += latency;
+            sums.latency_count += 1;
+        }
+        if let Some(ttft) = record.ttft_ms {
+            sums.ttft_ms_sum += ttft;
+            sums.ttft_count += 1;
+        }
+    }
+
+    /// Rows staged.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The deltas in the column order of `staged_rollup` (= `rollup_hourly` without its key).
+    ///
+    /// # Errors
+    /// [`StoreError::Rows`] when Arrow refuses the arrays (a defect).
+    pub fn to_record_batch(&self) -> Result<RecordBatch, StoreError> {
+        let n = self.rows.len();
+        let text = || StringBuilder::with_capacity(n, n * 16);
+        let (mut source, mut team, mut project, mut provider, mut model_key) = (text(), text(), text(), text(), text());
+        let (mut model_requested, mut route, mut fallback_from, mut error_type) = (text(), text(), text(), text());
+        let (mut cost_source, mut service_tier) = (text(), text());
+        let mut hour = TimestampMicrosecondBuilder::with_capacity(n);
+        let mut status_code = Int16Builder::with_capacity(n);
+        let mut cache_hit = BooleanBuilder::with_capacity(n);
+        let int = || Int64Builder::with_capacity(n);
+        let (mut requests, mut records, mut errors, mut attempts) = (int(), int(), int(), int());
+        let (mut input, mut output, mut cached, mut write, mut write_1h, mut reasoning) =
+            (int(), int(), int(), int(), int(), int());
+        let (mut reported_requests, mut unpriced_requests, mut latency_count, mut ttft_count) =
+            (int(), int(), int(), int());
+        let money = || {
+            Decimal128Builder::with_capacity(n)
+                .with_precision_and_scale(38, USD_SCALE as i8)
+                .map_err(|error| StoreError::Rows(error.to_string()))
+        };
+        let (mut cost, mut list_cost, mut reported) = (money()?, money()?, money()?);
+        let (mut savings, mut hit_savings) = (money()?, money()?);
+        let (mut latency_sum, mut ttft_sum) = (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
+        for (key, sums) in &self.rows {
+            hour.append_value(key.hour);
+            source.append_value(key.source);
+            team.append_value(key.team);
+            project.append_option(key.project);
+            provider.append_value(key.provider);
+            model_key.append_value(key.model_key);
+            model_requested.append_value(key.model_requested);
+            route.append_option(key.route);
+            fallback_from.append_option(key.fallback_from);
+            status_code.append_value(key.status_code);
+            error_type.append_option(key.error_type);
+            cost_source.append_value(key.cost_source);
+            service_tier.append_value(key.service_tier);
+            cache_hit.append_value(key.cache_hit);
+            requests.append_value(sums.requests);
+            records.append_value(sums.records);
+            errors.append_value(sums.errors);
+            attempts.append_value(sums.attempts);
+            input.append_value(sums.input_tokens);
+            output.append_value(sums.output_tokens);
+            cached.append_value(sums.cached_input_tokens);
+            write.append_value(sums.cache_write_tokens);
+            write_1h.append_value(sums.cache_write_1h_tokens);
+            reasoning.append_value(sums.reasoning_tokens);
+            cost.append_option(sums.cost_usd);
+            list_cost.append_option(sums.list_cost_usd);
+            reported.append_option(sums.reported_cost_usd);
+            reported_requests.append_value(sums.reported_requests);
+            unpriced_requests.append_value(sums.unpriced_requests);
+            savings.append_option(sums.cache_savings_usd);
+            hit_savings.append_option(sums.cache_hit_savings_usd);
+            latency_sum.append_value(sums.latency_ms_sum);
+            latency_count.append_value(sums.latency_count);
+            ttft_sum.append_value(sums.ttft_ms_sum);
+            ttft_count.append_value(sums.ttft_count);
+        }
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("hour", Arc::new(hour.finish())),
+            ("source", Arc::new(source.finish())),
+            ("team", Arc::new(team.finish())),
+            ("project", Arc::new(project.finish())),
+            ("provider", Arc::new(provider.finish())),
+            ("model_key", Arc::new(model_key.finish())),
+            ("model_requested", Arc::new(model_requested.finish())),
+            ("route", Arc::new(route.finish())),
+            ("fallback_from", Arc::new(fallback_from.finish())),
+            ("status_code", Arc::new(status_code.finish())),
+            ("error_type", Arc::new(error_type.finish())),
+            ("cost_source", Arc::new(cost_source.finish())),
+            ("service_tier", Arc::new(service_tier.finish())),
+            ("cache_hit", Arc::new(cache_hit.finish())),
+            ("requests", Arc::new(requests.finish())),
+            ("records", Arc::new(records.finish())),
+            ("errors", Arc::new(errors.finish())),
+            ("attempts", Arc::new(attempts.finish())),
+            ("input_tokens", Arc::new(input.finish())),
+            ("output_tokens", Arc::new(output.finish())),
+            ("cached_input_tokens", Arc::new(cached.finish())),
+            ("cache_write_tokens", Arc::new(write.finish())),
+            ("cache_write_1h_tokens", Arc::new(write_1h.finish())),
+            ("reasoning_tokens", Arc::new(reasoning.finish())),
+            ("cost_usd", Arc::new(cost.finish())),
+            ("list_cost_usd", Arc::new(list_cost.finish())),
+            ("reported_cost_usd", Arc::new(reported.finish())),
+            ("reported_requests", Arc::new(reported_requests.finish())),
+            ("unpriced_requests", Arc::new(unpriced_requests.finish())),
+            ("cache_savings_usd", Arc::new(savings.finish())),
+            ("cache_hit_savings_usd", Arc::new(hit_savings.finish())),
+            ("latency_ms_sum", Arc::new(latency_sum.finish())),
+            ("latency_count", Arc::new(latency_count.finish())),
+            ("ttft_ms_sum", Arc::new(ttft_sum.finish())),
+            ("ttft_count", Arc::new(ttft_count.finish())),
+        ];
+        RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
+    }
+}
