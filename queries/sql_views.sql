@@ -9,9 +9,10 @@
 --
 -- Parameters: none. Result: none.
 
--- One row per stored call: every column of the canonical record.
+-- One row per stored call: every column of the canonical record (not the internal dedupe
+-- fingerprint).
 CREATE OR REPLACE TEMP VIEW events AS
-SELECT * FROM ledger.main.usage_events;
+SELECT * EXCLUDE (event_fp) FROM ledger.main.usage_events;
 
 -- One row per UTC hour × source, team, project, provider, model, route, status, … (the rollup
 -- the standard reports read), without its internal key.

@@ -13,9 +13,10 @@
 --
 -- Parameters: none (the session variable `ledger_team_scope`, VARCHAR). Result: none.
 
--- One row per stored call: every column of the canonical record.
+-- One row per stored call: every column of the canonical record (not the internal dedupe
+-- fingerprint).
 CREATE OR REPLACE TEMP VIEW events AS
-SELECT * FROM ledger.main.usage_events
+SELECT * EXCLUDE (event_fp) FROM ledger.main.usage_events
 WHERE team = getvariable('ledger_team_scope');
 
 -- One row per UTC hour × source, team, project, provider, model, route, status, … (the rollup

@@ -8,6 +8,7 @@
 //! Invariants: nothing outside `store::writer` writes to the database; a write is acknowledged
 //! only after its transaction committed; DuckDB calls never run on an async worker.
 
+pub mod dedupe;
 pub mod export;
 pub mod focus;
 pub mod reader;
@@ -65,6 +66,8 @@ pub enum StoreError {
     WriterBusy,
     #[error("the writer has stopped")]
     WriterGone,
+    #[error("the dedupe fingerprints could not be loaded at startup; nothing is stored until a restart succeeds")]
+    DedupeUnavailable,
 }
 
 impl StoreError {

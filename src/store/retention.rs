@@ -16,26 +16,21 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use duckdb::Connection;
-use duckdb::types::Value;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::StoreError;
 use super::reader::timestamp_value;
-use super::rows::event_key_of;
-use super::writer::{Request, WriterOptions, commit_ingest_group};
+use super::dedupe::Fingerprints;
+use super::writer::{Request, WriterOptions, WriterState, commit_ingest_group};
 use crate::config::RetentionPolicy;
 
 const DAYS_SQL: &str = include_str!("../../queries/retention_days.sql");
 const DAY_EVENTS_SQL: &str = include_str!("../../queries/retention_day_events.sql");
-const DELETE_KEYS_SQL: &str = include_str!("../../queries/retention_delete_keys.sql");
 const DELETE_EVENTS_SQL: &str = include_str!("../../queries/retention_delete_events.sql");
 const WATERMARK_SQL: &str = include_str!("../../queries/retention_watermark.sql");
 const START_SQL: &str = include_str!("../../queries/retention_start.sql");
 const FINISH_SQL: &str = include_str!("../../queries/retention_finish.sql");
-
-/// Dedupe keys deleted per statement (bounds the size of the bound list).
-const KEYS_PER_DELETE: usize = 50_000;
 
 /// What a retention pass deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -165,11 +160,11 @@ impl Pass {
     ///
     /// # Errors
     /// Database failures; that day is then unchanged.
-    fn step(&mut self, conn: &mut Connection) -> Result<bool, StoreError> {
+    fn step(&mut self, conn: &mut Connection, fingerprints: &mut Fingerprints) -> Result<bool, StoreError> {
         let Some(day) = self.days.get(self.next).copied() else {
             return Ok(false);
         };
-        let (events, keys) = delete_day(conn, day)?;
+        let (events, keys) = delete_day(conn, day, fingerprints)?;
         self.next += 1;
         self.outcome.days += 1;
         self.outcome.events_deleted += events;
@@ -205,14 +200,14 @@ impl Pass {
 pub(super) fn run_retention(
     conn: &mut Connection,
     before: NaiveDate,
-    gate: &RetentionGate,
+    state: &mut WriterState,
     requests: &mut mpsc::Receiver<Request>,
     deferred: &mut VecDeque<Request>,
     options: WriterOptions,
 ) -> Result<RetentionOutcome, StoreError> {
-    let mut pass = Pass::begin(conn, before, gate)?;
-    while pass.step(conn)? {
-        serve_waiting(conn, requests, deferred, options, gate);
+    let mut pass = Pass::begin(conn, before, &state.gate)?;
+    while pass.step(conn, &mut state.fingerprints)? {
+        serve_waiting(conn, requests, deferred, options, state);
     }
     pass.finish(conn)
 }
@@ -224,7 +219,7 @@ fn serve_waiting(
     requests: &mut mpsc::Receiver<Request>,
     deferred: &mut VecDeque<Request>,
     options: WriterOptions,
-    gate: &RetentionGate,
+    state: &mut WriterState,
 ) {
     let mut group = Vec::new();
     let mut rows = 0;
@@ -249,51 +244,43 @@ fn serve_waiting(
         }
     }
     if !group.is_empty() {
-        commit_ingest_group(conn, group, gate);
+        commit_ingest_group(conn, group, state);
     }
 }
 
-/// Deletes one UTC day's events and their dedupe keys in one transaction; returns how many of
-/// each were deleted.
-fn delete_day(conn: &mut Connection, day: NaiveDate) -> Result<(u64, u64), StoreError> {
+/// Deletes one UTC day's events in one transaction, then forgets their dedupe fingerprints;
+/// returns how many events were deleted and how many fingerprints freed.
+fn delete_day(
+    conn: &mut Connection,
+    day: NaiveDate,
+    fingerprints: &mut Fingerprints,
+) -> Result<(u64, u64), StoreError> {
     let from = timestamp_value(day_start(day));
     let to = timestamp_value(day_start(day.checked_add_days(Days::new(1)).unwrap_or(day)));
     let tx = conn
         .transaction()
         .map_err(StoreError::db("beginning a retention transaction"))?;
-    let keys: Vec<i128> = {
+    let deleted: Vec<i64> = {
         let mut statement = tx
             .prepare_cached(DAY_EVENTS_SQL)
-            .map_err(StoreError::db("preparing the retention key listing"))?;
-        let keys = statement
-            .query_map(
-                duckdb::named_params! {"from": from.clone(), "to": to.clone()},
-                |row| Ok(event_key_of(&row.get::<_, String>(0)?, &row.get::<_, String>(1)?)),
-            )
-            .map_err(StoreError::db("listing the keys of expired events"))?;
-        keys.collect::<Result<_, _>>()
-            .map_err(StoreError::db("reading the keys of expired events"))?
+            .map_err(StoreError::db("preparing the retention fingerprint listing"))?;
+        let rows = statement
+            .query_map(duckdb::named_params! {"from": from.clone(), "to": to.clone()}, |row| {
+                row.get::<_, i64>(0)
+            })
+            .map_err(StoreError::db("listing the fingerprints of expired events"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(StoreError::db("reading the fingerprints of expired events"))?
     };
-    let mut keys_deleted = 0u64;
-    {
-        let mut statement = tx
-            .prepare_cached(DELETE_KEYS_SQL)
-            .map_err(StoreError::db("preparing the key deletion"))?;
-        for chunk in keys.chunks(KEYS_PER_DELETE) {
-            let list = Value::List(chunk.iter().map(|key| Value::HugeInt(*key)).collect());
-            keys_deleted += statement
-                .execute(duckdb::named_params! {"keys": list})
-                .map_err(StoreError::db("deleting the keys of expired events"))?
-                as u64;
-        }
-    }
     let events_deleted = tx
         .prepare_cached(DELETE_EVENTS_SQL)
         .and_then(|mut statement| statement.execute(duckdb::named_params! {"from": from, "to": to}))
         .map_err(StoreError::db("deleting expired events"))? as u64;
     tx.commit()
         .map_err(StoreError::db("committing a retention day"))?;
-    Ok((events_deleted, keys_deleted))
+    // Only after the commit: a fingerprint forgotten too early would let a replay through.
+    fingerprints.forget(conn, &deleted)?;
+    Ok((events_deleted, deleted.len() as u64))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Priced records → an Arrow record batch in the column order of `usage_events`, for DuckDB's
-//! appender (columnar, no per-value conversions), and the dedupe key of a record.
+//! appender (columnar, no per-value conversions).
 
 use std::sync::Arc;
 
@@ -9,29 +9,11 @@ use duckdb::arrow::array::{
     MapBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::record_batch::RecordBatch;
-use sha2::{Digest, Sha256};
 
 use super::StoreError;
-use crate::model::{Source, USD_SCALE, Usd};
+use super::dedupe::fingerprint_of;
+use crate::model::{USD_SCALE, Usd};
 use crate::pricing::PricedRecord;
-
-/// The 128-bit dedupe key of `(source, event_id)`: the first 16 bytes of a SHA-256 over both.
-/// A collision needs about 2^64 distinct events.
-pub fn event_key(source: Source, event_id: &str) -> i128 {
-    event_key_of(source.as_str(), event_id)
-}
-
-/// [`event_key`] of a source as stored (its name), for rows read back from `usage_events`.
-pub fn event_key_of(source_name: &str, event_id: &str) -> i128 {
-    let mut hasher = Sha256::new();
-    hasher.update(source_name.as_bytes());
-    hasher.update([0x1f]);
-    hasher.update(event_id.as_bytes());
-    let digest = hasher.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    i128::from_be_bytes(bytes)
-}
 
 /// The scaled integer of an amount at DECIMAL(38,12).
 pub(crate) fn decimal_units(usd: Usd) -> i128 {
@@ -77,6 +59,7 @@ pub fn to_record_batch(
     let mut status_code = Int16Builder::with_capacity(n);
     let (mut is_error, mut cache_hit) = (BooleanBuilder::with_capacity(n), BooleanBuilder::with_capacity(n));
     let ingested_micros = ingested_at.timestamp_micros();
+    let mut fingerprint = Int64Builder::with_capacity(n);
 
     for priced in records {
         let record = &priced.record;
@@ -124,6 +107,7 @@ pub fn to_record_batch(
         ingested.append_value(ingested_micros);
         cache_savings.append_option(priced.cost.cache_savings().map(decimal_units));
         cache_hit_savings.append_option(priced.cost.cache_hit_savings().map(decimal_units));
+        fingerprint.append_value(fingerprint_of(record.source, record.event_id.as_str()));
     }
 
     let columns: Vec<(&str, ArrayRef)> = vec![
@@ -166,6 +150,8 @@ pub fn to_record_batch(
         // Added by migration 0002, hence after `ingested_at`.
         ("cache_savings_usd", Arc::new(cache_savings.finish())),
         ("cache_hit_savings_usd", Arc::new(cache_hit_savings.finish())),
+        // Added by migration 0005.
+        ("event_fp", Arc::new(fingerprint.finish())),
     ];
     RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
 }

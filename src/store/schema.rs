@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0003_daily_rollup.sql"),
     ),
     (4, "retention", include_str!("migrations/0004_retention.sql")),
+    (5, "fingerprints", include_str!("migrations/0005_fingerprints.sql")),
 ];
 
 /// Brings the database up to the latest schema.

@@ -19,13 +19,13 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::Connection;
-use duckdb::types::Value;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use super::focus::{ChargeClass, FOCUS_UPSERT_SQL, LineLedger, LineOwner};
 use super::rollup::RollupDeltas;
-use super::rows::{event_key, to_record_batch};
+use super::dedupe::{Fingerprints, fingerprint_of};
+use super::rows::to_record_batch;
 use super::{Store, StoreError};
 use std::sync::Arc;
 
@@ -285,6 +285,21 @@ fn run(
         // Without staging tables no batch can commit; every request will report the failure.
         error!(error = %error_chain(&error), "creating the writer's staging tables failed");
     }
+    let started = Instant::now();
+    let fingerprints = match Fingerprints::load(&conn) {
+        Ok(fingerprints) => fingerprints,
+        Err(error) => {
+            // Without the fingerprints dedupe would be wrong: refuse every ingest instead.
+            error!(error = %error_chain(&error), "loading the dedupe fingerprints failed");
+            Fingerprints::unavailable()
+        }
+    };
+    info!(
+        events = fingerprints.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "dedupe fingerprints loaded"
+    );
+    let mut state = WriterState { gate, fingerprints };
     // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
     // retention pass), served next in the order they arrived.
     let mut deferred: VecDeque<Request> = VecDeque::new();
@@ -314,11 +329,11 @@ fn run(
                         Err(_) => break,
                     }
                 }
-                commit_ingest_group(&mut conn, group, &gate);
+                commit_ingest_group(&mut conn, group, &mut state);
             }
             Request::Retention { before, reply } => {
                 let started = Instant::now();
-                let result = run_retention(&mut conn, before, &gate, &mut requests, &mut deferred, options);
+                let result = run_retention(&mut conn, before, &mut state, &mut requests, &mut deferred, options);
                 match &result {
                     Ok(outcome) => info!(
                         cutoff = %outcome.cutoff,
@@ -398,13 +413,20 @@ fn run(
     info!("writer stopped");
 }
 
+/// What the writer thread keeps between requests.
+pub(super) struct WriterState {
+    pub(super) gate: Arc<RetentionGate>,
+    pub(super) fingerprints: Fingerprints,
+}
+
 pub(super) fn commit_ingest_group(
     conn: &mut Connection,
     group: Vec<(Vec<PricedRecord>, Reply<IngestOutcome>)>,
-    gate: &RetentionGate,
+    state: &mut WriterState,
 ) {
     let started = Instant::now();
-    match write_group(conn, &group, gate.expired_before(Utc::now())) {
+    let expired_before = state.gate.expired_before(Utc::now());
+    match write_group(conn, &group, expired_before, &mut state.fingerprints) {
         Ok(outcomes) => {
             let accepted: usize = outcomes.iter().map(|outcome| outcome.accepted).sum();
             let duplicates: usize = outcomes.iter().map(|outcome| outcome.duplicates).sum();
@@ -518,10 +540,14 @@ fn write_group(
     conn: &mut Connection,
     group: &[(Vec<PricedRecord>, Reply<IngestOutcome>)],
     expired_before: Option<DateTime<Utc>>,
+    fingerprints: &mut Fingerprints,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
+    if !fingerprints.is_available() {
+        return Err(StoreError::DedupeUnavailable);
+    }
     // First occurrence within the group wins.
-    let mut seen = HashSet::new();
-    let mut firsts: Vec<(usize, &PricedRecord, i128)> = Vec::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    let mut firsts: Vec<(usize, &PricedRecord, i64)> = Vec::new();
     let mut outcomes = vec![IngestOutcome::default(); group.len()];
     for (request_idx, (records, _)) in group.iter().enumerate() {
         for (position, priced) in records.iter().enumerate() {
@@ -529,9 +555,9 @@ fn write_group(
                 outcomes[request_idx].expired.push(position);
                 continue;
             }
-            let key = event_key(priced.record.source, priced.record.event_id.as_str());
-            if seen.insert(key) {
-                firsts.push((request_idx, priced, key));
+            let record = &priced.record;
+            if seen.insert((record.source.as_str(), record.event_id.as_str())) {
+                firsts.push((request_idx, priced, fingerprint_of(record.source, record.event_id.as_str())));
             } else {
                 outcomes[request_idx].duplicates += 1;
             }
@@ -545,28 +571,26 @@ fn write_group(
     let tx = conn
         .transaction()
         .map_err(StoreError::db("beginning a transaction"))?;
-    let keys = Value::List(firsts.iter().map(|(_, _, key)| Value::HugeInt(*key)).collect());
-    let new_keys: HashSet<i128> = {
-        let mut statement = tx
-            .prepare_cached(
-                "INSERT INTO event_keys SELECT unnest(?::HUGEINT[]) ON CONFLICT DO NOTHING RETURNING event_key",
-            )
-            .map_err(StoreError::db("preparing the dedupe statement"))?;
-        let inserted = statement
-            .query_map([keys], |row| row.get::<_, i128>(0))
-            .map_err(StoreError::db("checking event keys"))?;
-        inserted
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::db("reading new event keys"))?
-    };
-    clock.lap("keys");
-    let mut fresh = Vec::with_capacity(new_keys.len());
-    for (request_idx, priced, key) in &firsts {
-        if new_keys.contains(key) {
+    // Records whose fingerprint is already stored are checked exactly; the rest are new.
+    let suspects: Vec<i64> = firsts
+        .iter()
+        .map(|(_, _, fingerprint)| *fingerprint)
+        .filter(|fingerprint| fingerprints.may_contain(*fingerprint))
+        .collect();
+    let stored = Fingerprints::stored_among(&tx, &suspects)?;
+    clock.lap("dedupe");
+    let mut fresh = Vec::with_capacity(firsts.len());
+    let mut fresh_fingerprints = Vec::with_capacity(firsts.len());
+    for (request_idx, priced, fingerprint) in &firsts {
+        let record = &priced.record;
+        let duplicate = fingerprints.may_contain(*fingerprint)
+            && stored.contains(&(record.source.as_str().to_owned(), record.event_id.as_str().to_owned()));
+        if duplicate {
+            outcomes[*request_idx].duplicates += 1;
+        } else {
             outcomes[*request_idx].accepted += 1;
             fresh.push(*priced);
-        } else {
-            outcomes[*request_idx].duplicates += 1;
+            fresh_fingerprints.push(*fingerprint);
         }
     }
     if !fresh.is_empty() {
@@ -612,6 +636,7 @@ fn write_group(
         apply_staged_timed(&tx, &lines, &mut clock)?;
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
+    fingerprints.extend(fresh_fingerprints);
     clock.lap("commit");
     tracing::debug!(records = firsts.len(), phases = %clock, "ingest group written");
     Ok(outcomes)
