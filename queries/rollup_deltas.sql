@@ -1,10 +1,10 @@
 -- rollup_deltas: the hourly rollup deltas of the events staged in `staged_events` (with `sign`
 -- +1, or -1 to take an event's old version out before a re-price), into `staged_rollup`. Used by
 -- re-pricing; ingest sums its deltas in Rust (`store::rollup`) into the same table. Then
--- `rollup_upsert.sql` adds them to both rollups.
+-- `rollup_append.sql` adds them to both rollups.
 --
 -- Parameters: none (reads the temp table `staged_events`: the columns of usage_events + sign).
--- Result: rows of `staged_rollup` (the columns of rollup_hourly without its key).
+-- Result: rows of `staged_rollup` (the columns of rollup_hourly).
 INSERT INTO staged_rollup
 SELECT
     date_trunc('hour', ts) AS hour, source, team, project, provider, model_key, model_requested, route, fallback_from, status_code, error_type, cost_source, service_tier, cache_hit,

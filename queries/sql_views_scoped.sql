@@ -19,15 +19,15 @@ CREATE OR REPLACE TEMP VIEW events AS
 SELECT * EXCLUDE (event_fp) FROM ledger.main.usage_events
 WHERE team = getvariable('ledger_team_scope');
 
--- One row per UTC hour × source, team, project, provider, model, route, status, … (the rollup
--- the standard reports read), without its internal key.
+-- UTC hour × source, team, project, provider, model, route, status, … (the rollup the standard
+-- reports read). A key can have several rows until the writer compacts them: sum, don't pick.
 CREATE OR REPLACE TEMP VIEW rollup_hourly AS
-SELECT * EXCLUDE (rollup_key) FROM ledger.main.rollup_hourly
+SELECT * FROM ledger.main.rollup_hourly
 WHERE team = getvariable('ledger_team_scope');
 
 -- The same per UTC day (what day-aligned reports read).
 CREATE OR REPLACE TEMP VIEW rollup_daily AS
-SELECT * EXCLUDE (rollup_key) FROM ledger.main.rollup_daily
+SELECT * FROM ledger.main.rollup_daily
 WHERE team = getvariable('ledger_team_scope');
 
 -- The FOCUS line ledger: priced lines per UTC day, as billed, with correction lines after

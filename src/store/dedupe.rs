@@ -148,7 +148,9 @@ impl Fingerprints {
             .prepare_cached(CANDIDATES_SQL)
             .map_err(StoreError::db("preparing the duplicate check"))?;
         let rows = statement
-            .query_map([list], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .query_map([list], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
             .map_err(StoreError::db("checking duplicates"))?;
         rows.collect::<Result<_, _>>()
             .map_err(StoreError::db("reading duplicates"))
@@ -195,7 +197,11 @@ mod tests {
     #[test]
     fn sql_computes_the_same_fingerprint() {
         let conn = Connection::open_in_memory().unwrap();
-        for (source, event_id) in [("canonical", "abc"), ("litellm", "chatcmpl-1"), ("otel", "ünïcödé-ids")] {
+        for (source, event_id) in [
+            ("canonical", "abc"),
+            ("litellm", "chatcmpl-1"),
+            ("otel", "ünïcödé-ids"),
+        ] {
             let from_sql: i64 = conn
                 .query_row(
                     "SELECT (('0x' || left(sha256(? || chr(31) || ?), 16))::UBIGINT::HUGEINT - 9223372036854775808)::BIGINT",

@@ -13,8 +13,8 @@ pub mod export;
 pub mod focus;
 pub mod reader;
 pub mod reprice;
-pub mod rollup;
 pub mod retention;
+pub mod rollup;
 pub mod rows;
 pub mod schema;
 pub mod writer;
@@ -66,7 +66,9 @@ pub enum StoreError {
     WriterBusy,
     #[error("the writer has stopped")]
     WriterGone,
-    #[error("the dedupe fingerprints could not be loaded at startup; nothing is stored until a restart succeeds")]
+    #[error(
+        "the dedupe fingerprints could not be loaded at startup; nothing is stored until a restart succeeds"
+    )]
     DedupeUnavailable,
 }
 

@@ -20,8 +20,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::StoreError;
-use super::reader::timestamp_value;
 use super::dedupe::Fingerprints;
+use super::reader::timestamp_value;
 use super::writer::{Request, WriterOptions, WriterState, commit_ingest_group};
 use crate::config::RetentionPolicy;
 
@@ -265,9 +265,10 @@ fn delete_day(
             .prepare_cached(DAY_EVENTS_SQL)
             .map_err(StoreError::db("preparing the retention fingerprint listing"))?;
         let rows = statement
-            .query_map(duckdb::named_params! {"from": from.clone(), "to": to.clone()}, |row| {
-                row.get::<_, i64>(0)
-            })
+            .query_map(
+                duckdb::named_params! {"from": from.clone(), "to": to.clone()},
+                |row| row.get::<_, i64>(0),
+            )
             .map_err(StoreError::db("listing the fingerprints of expired events"))?;
         rows.collect::<Result<_, _>>()
             .map_err(StoreError::db("reading the fingerprints of expired events"))?

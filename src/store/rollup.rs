@@ -1,12 +1,15 @@
-//! What a batch of new events adds to the hourly rollup, summed in Rust before DuckDB sees it.
+//! The rollups' upkeep: what a batch of new events adds, summed in Rust before DuckDB sees it,
+//! and the regular compaction of the rows appended since.
 //!
 //! Ingest stages one row per (UTC hour × rollup dimensions) that the batch touches — usually a
-//! few hundred for thousands of events — instead of every event, and
-//! `queries/rollup_upsert.sql` folds those deltas into `rollup_hourly` and `rollup_daily`.
+//! few hundred for thousands of events — instead of every event ([`RollupDeltas`]).
 //! Re-pricing stages its deltas from SQL instead (`queries/rollup_deltas.sql`, from old and new
-//! versions of the events with signs); both produce the rows of the temp table
-//! `staged_rollup`, whose columns are those of `rollup_hourly` without its key. A test compares
-//! every rollup with the events after random ingests and re-pricing, so the two stay in step.
+//! versions of the events with signs); both fill the temp table `staged_rollup` (the columns of
+//! `rollup_hourly`), and `queries/rollup_append.sql` appends them to both rollups. Appending
+//! costs the same however large the rollups are; a key then has several rows until
+//! [`Compactor`] merges the hours and days that received rows (`queries/rollup_compact.sql`).
+//! Reports sum rows, so they are exact at every moment. A test compares every rollup with the
+//! events after random ingests and re-pricing, so the two ways of summing stay in step.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -123,15 +126,24 @@ impl<'a> RollupDeltas<'a> {
         sums.reasoning_tokens += count(tokens.reasoning().get());
         add_money(&mut sums.cost_usd, priced.cost.usd().map(decimal_units));
         add_money(&mut sums.list_cost_usd, priced.cost.list_usd().map(decimal_units));
-        add_money(&mut sums.reported_cost_usd, record.reported_cost_usd.map(decimal_units));
+        add_money(
+            &mut sums.reported_cost_usd,
+            record.reported_cost_usd.map(decimal_units),
+        );
         if record.reported_cost_usd.is_some() {
             sums.reported_requests += requests;
         }
         if priced.cost.source().as_str() == "unpriced" {
             sums.unpriced_requests += requests;
         }
-        add_money(&mut sums.cache_savings_usd, priced.cost.cache_savings().map(decimal_units));
-        add_money(&mut sums.cache_hit_savings_usd, priced.cost.cache_hit_savings().map(decimal_units));
+        add_money(
+            &mut sums.cache_savings_usd,
+            priced.cost.cache_savings().map(decimal_units),
+        );
+        add_money(
+            &mut sums.cache_hit_savings_usd,
+            priced.cost.cache_hit_savings().map(decimal_units),
+        );
         if let Some(latency) = record.latency_ms {
             sums.latency_ms_sum += latency;
             sums.latency_count += 1;
@@ -153,15 +165,22 @@ impl<'a> RollupDeltas<'a> {
         self.rows.is_empty()
     }
 
-    /// The deltas in the column order of `staged_rollup` (= `rollup_hourly` without its key).
+    /// The hours the deltas touch (microseconds since the epoch).
+    pub fn hours(&self) -> impl Iterator<Item = i64> + '_ {
+        self.rows.keys().map(|key| key.hour)
+    }
+
+    /// The deltas in the column order of `staged_rollup` (= `rollup_hourly`).
     ///
     /// # Errors
     /// [`StoreError::Rows`] when Arrow refuses the arrays (a defect).
     pub fn to_record_batch(&self) -> Result<RecordBatch, StoreError> {
         let n = self.rows.len();
         let text = || StringBuilder::with_capacity(n, n * 16);
-        let (mut source, mut team, mut project, mut provider, mut model_key) = (text(), text(), text(), text(), text());
-        let (mut model_requested, mut route, mut fallback_from, mut error_type) = (text(), text(), text(), text());
+        let (mut source, mut team, mut project, mut provider, mut model_key) =
+            (text(), text(), text(), text(), text());
+        let (mut model_requested, mut route, mut fallback_from, mut error_type) =
+            (text(), text(), text(), text());
         let (mut cost_source, mut service_tier) = (text(), text());
         let mut hour = TimestampMicrosecondBuilder::with_capacity(n);
         let mut status_code = Int16Builder::with_capacity(n);
@@ -179,7 +198,8 @@ impl<'a> RollupDeltas<'a> {
         };
         let (mut cost, mut list_cost, mut reported) = (money()?, money()?, money()?);
         let (mut savings, mut hit_savings) = (money()?, money()?);
-        let (mut latency_sum, mut ttft_sum) = (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
+        let (mut latency_sum, mut ttft_sum) =
+            (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
         for (key, sums) in &self.rows {
             hour.append_value(key.hour);
             source.append_value(key.source);
@@ -255,5 +275,204 @@ impl<'a> RollupDeltas<'a> {
             ("ttft_count", Arc::new(ttft_count.finish())),
         ];
         RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
+    }
+}
+
+const DAY_MICROS: i64 = 24 * HOUR_MICROS;
+
+/// Rows appended to a rollup since its units were last compacted.
+#[derive(Debug, Default)]
+pub struct Compactor {
+    /// Hours (microseconds since the epoch) with rows appended since the last compaction.
+    hours: std::collections::BTreeSet<i64>,
+    /// Rows appended since (hourly and daily).
+    rows: usize,
+    since: Option<std::time::Instant>,
+}
+
+/// Compact once this many rows were appended…
+const COMPACT_AFTER_ROWS: usize = 50_000;
+/// …or this long after the first of them.
+const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn unit_list(units: impl Iterator<Item = i64>) -> duckdb::types::Value {
+    duckdb::types::Value::List(
+        units
+            .map(|micros| duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, micros))
+            .collect(),
+    )
+}
+
+impl Compactor {
+    /// Notes rows appended for `hours`.
+    pub fn note(&mut self, hours: impl IntoIterator<Item = i64>, rows: usize) {
+        self.hours.extend(hours);
+        self.rows += rows;
+        self.since.get_or_insert_with(std::time::Instant::now);
+    }
+
+    /// Whether enough has been appended to compact now.
+    #[must_use]
+    pub fn due(&self) -> bool {
+        self.rows >= COMPACT_AFTER_ROWS || self.since.is_some_and(|since| since.elapsed() >= COMPACT_AFTER)
+    }
+
+    /// Merges the noted hours of `rollup_hourly` and their days of `rollup_daily` into one row
+    /// per key, in one transaction.
+    ///
+    /// # Errors
+    /// Database failures; nothing is then changed and the units stay noted.
+    pub fn compact(&mut self, conn: &mut duckdb::Connection) -> Result<usize, StoreError> {
+        if self.hours.is_empty() {
+            return Ok(0);
+        }
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::db("beginning a rollup compaction"))?;
+        let merged = compact_hours(&tx, &self.hours)?;
+        tx.commit()
+            .map_err(StoreError::db("committing a rollup compaction"))?;
+        tracing::debug!(
+            hours = self.hours.len(),
+            rows = self.rows,
+            merged,
+            "rollups compacted"
+        );
+        *self = Compactor::default();
+        Ok(merged)
+    }
+}
+
+/// Merges `hours` of `rollup_hourly` and their days of `rollup_daily` into one row per key,
+/// inside the caller's transaction; returns how many rows remain for them.
+///
+/// # Errors
+/// Database failures.
+pub fn compact_hours(
+    tx: &duckdb::Connection,
+    hours: &std::collections::BTreeSet<i64>,
+) -> Result<usize, StoreError> {
+    let days: std::collections::BTreeSet<i64> = hours
+        .iter()
+        .map(|hour| hour.div_euclid(DAY_MICROS) * DAY_MICROS)
+        .collect();
+    let mut merged = 0;
+    for ((rollup, unit), units) in [
+        (("rollup_hourly", "hour"), unit_list(hours.iter().copied())),
+        (("rollup_daily", "day"), unit_list(days.iter().copied())),
+    ] {
+        merged += compact_units(tx, rollup, unit, units)?;
+    }
+    Ok(merged)
+}
+
+/// The compaction statement of a rollup (`rollup_compact.sql` with the template filled in).
+#[must_use]
+pub fn compact_sql(rollup: &str, unit: &str) -> String {
+    COMPACT_TEMPLATE
+        .replace("{rollup}", rollup)
+        .replace("{unit}", unit)
+}
+
+const COMPACT_TEMPLATE: &str = include_str!("../../queries/rollup_compact.sql");
+
+/// Replaces the rows of `units` in a rollup by their merged rows; returns how many remain.
+fn compact_units(
+    tx: &duckdb::Connection,
+    rollup: &'static str,
+    unit: &'static str,
+    units: duckdb::types::Value,
+) -> Result<usize, StoreError> {
+    let select = compact_sql(rollup, unit);
+    tx.prepare_cached(&format!(
+        "CREATE OR REPLACE TEMP TABLE compacted_rollup AS {select}"
+    ))
+    .and_then(|mut statement| statement.execute([units.clone()]))
+    .map_err(StoreError::db("merging rollup rows"))?;
+    tx.prepare_cached(&format!(
+        "DELETE FROM {rollup} WHERE {unit} IN (SELECT unnest(?::TIMESTAMP[]))"
+    ))
+    .and_then(|mut statement| statement.execute([units]))
+    .map_err(StoreError::db("removing merged rollup rows"))?;
+    tx.prepare_cached(&format!("INSERT INTO {rollup} SELECT * FROM compacted_rollup"))
+        .and_then(|mut statement| statement.execute([]))
+        .map_err(StoreError::db("storing merged rollup rows"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(unit: &str, team: &str, records: i64, cost: &str) -> String {
+        format!(
+            "(TIMESTAMP '{unit}', 'canonical', '{team}', NULL, 'openai', 'gpt-4o', 'gpt-4o', NULL, NULL, 200, NULL,
+              'catalog', 'default', false, {records}, {records}, 0, {records}, {tokens}, 0, 0, 0, 0, 0, {cost}, {cost},
+              NULL, 0, 0, NULL, NULL, 0.0, 0, 0.0, 0)",
+            tokens = records * 100
+        )
+    }
+
+    #[test]
+    fn compaction_merges_fragments_and_drops_keys_that_moved_away() {
+        let mut conn = duckdb::Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        for (rollup, unit) in [
+            ("rollup_hourly", "2026-11-23 10:00:00"),
+            ("rollup_daily", "2026-11-23 00:00:00"),
+        ] {
+            // Two batches for `search`, and a `growth` row whose event a re-price moved away.
+            let rows = [
+                row(unit, "search", 1, "0.5"),
+                row(unit, "search", 2, "1.25"),
+                row(unit, "growth", 1, "0.1"),
+                row(unit, "growth", -1, "-0.1"),
+            ]
+            .join(",");
+            conn.execute_batch(&format!("INSERT INTO {rollup} VALUES {rows}"))
+                .unwrap();
+        }
+        // An hour nobody noted stays as it is.
+        conn.execute_batch(&format!(
+            "INSERT INTO rollup_hourly VALUES {}, {}",
+            row("2026-11-23 11:00:00", "search", 1, "1"),
+            row("2026-11-23 11:00:00", "search", 1, "1")
+        ))
+        .unwrap();
+        let mut compactor = Compactor::default();
+        assert!(!compactor.due());
+        let hour = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .timestamp_micros();
+        compactor.note([hour], 8);
+        compactor.compact(&mut conn).unwrap();
+        let rows = |sql: &str| -> Vec<(String, i64, String)> {
+            let mut statement = conn.prepare(sql).unwrap();
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            rows(
+                "SELECT team, requests, cost_usd::VARCHAR FROM rollup_hourly WHERE hour = '2026-11-23 10:00:00'"
+            ),
+            [("search".to_owned(), 3, "1.750000000000".to_owned())]
+        );
+        assert_eq!(
+            rows("SELECT team, requests, cost_usd::VARCHAR FROM rollup_daily"),
+            [("search".to_owned(), 3, "1.750000000000".to_owned())]
+        );
+        let untouched: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM rollup_hourly WHERE hour = '2026-11-23 11:00:00'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(untouched, 2);
+        // Nothing is left to do.
+        assert!(!compactor.due());
+        assert_eq!(compactor.compact(&mut conn).unwrap(), 0);
     }
 }

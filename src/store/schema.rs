@@ -15,7 +15,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0003_daily_rollup.sql"),
     ),
     (4, "retention", include_str!("migrations/0004_retention.sql")),
-    (5, "fingerprints", include_str!("migrations/0005_fingerprints.sql")),
+    (
+        5,
+        "fingerprints",
+        include_str!("migrations/0005_fingerprints.sql"),
+    ),
+    (
+        6,
+        "rollups_append_only",
+        include_str!("migrations/0006_rollups_append_only.sql"),
+    ),
 ];
 
 /// Brings the database up to the latest schema.

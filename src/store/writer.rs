@@ -22,9 +22,9 @@ use duckdb::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
-use super::focus::{ChargeClass, FOCUS_UPSERT_SQL, LineLedger, LineOwner};
-use super::rollup::RollupDeltas;
 use super::dedupe::{Fingerprints, fingerprint_of};
+use super::focus::{ChargeClass, FOCUS_UPSERT_SQL, LineLedger, LineOwner};
+use super::rollup::{Compactor, RollupDeltas};
 use super::rows::to_record_batch;
 use super::{Store, StoreError};
 use std::sync::Arc;
@@ -299,7 +299,11 @@ fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "dedupe fingerprints loaded"
     );
-    let mut state = WriterState { gate, fingerprints };
+    let mut state = WriterState {
+        gate,
+        fingerprints,
+        compactor: Compactor::default(),
+    };
     // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
     // retention pass), served next in the order they arrived.
     let mut deferred: VecDeque<Request> = VecDeque::new();
@@ -333,7 +337,14 @@ fn run(
             }
             Request::Retention { before, reply } => {
                 let started = Instant::now();
-                let result = run_retention(&mut conn, before, &mut state, &mut requests, &mut deferred, options);
+                let result = run_retention(
+                    &mut conn,
+                    before,
+                    &mut state,
+                    &mut requests,
+                    &mut deferred,
+                    options,
+                );
                 match &result {
                     Ok(outcome) => info!(
                         cutoff = %outcome.cutoff,
@@ -417,6 +428,7 @@ fn run(
 pub(super) struct WriterState {
     pub(super) gate: Arc<RetentionGate>,
     pub(super) fingerprints: Fingerprints,
+    pub(super) compactor: Compactor,
 }
 
 pub(super) fn commit_ingest_group(
@@ -426,7 +438,14 @@ pub(super) fn commit_ingest_group(
 ) {
     let started = Instant::now();
     let expired_before = state.gate.expired_before(Utc::now());
-    match write_group(conn, &group, expired_before, &mut state.fingerprints) {
+    let written = write_group(
+        conn,
+        &group,
+        expired_before,
+        &mut state.fingerprints,
+        &mut state.compactor,
+    );
+    match written {
         Ok(outcomes) => {
             let accepted: usize = outcomes.iter().map(|outcome| outcome.accepted).sum();
             let duplicates: usize = outcomes.iter().map(|outcome| outcome.duplicates).sum();
@@ -451,18 +470,31 @@ pub(super) fn commit_ingest_group(
             }
         }
     }
+    // After the replies: compaction never delays an acknowledgement.
+    if state.compactor.due() {
+        let started = Instant::now();
+        match state.compactor.compact(conn) {
+            Ok(rows) => tracing::debug!(
+                rows,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "rollups compacted"
+            ),
+            // The appended rows stay; reports are exact either way. The next batch retries.
+            Err(error) => error!(error = %error_chain(&error), "compacting the rollups failed"),
+        }
+    }
 }
 
 /// `rollup_deltas.sql`: a re-price's staged events summed into `staged_rollup`.
 pub const ROLLUP_DELTAS_SQL: &str = include_str!("../../queries/rollup_deltas.sql");
 
-/// `rollup_upsert.sql`, a template over either rollup.
-pub const ROLLUP_UPSERT_TEMPLATE: &str = include_str!("../../queries/rollup_upsert.sql");
+/// `rollup_append.sql`, a template over either rollup.
+pub const ROLLUP_APPEND_TEMPLATE: &str = include_str!("../../queries/rollup_append.sql");
 
-/// The upserts of both rollups, hourly then daily, as one batch.
-pub static ROLLUP_UPSERT_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+/// The appends of both rollups, hourly then daily.
+pub static ROLLUP_APPEND_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
     [("rollup_hourly", "hour"), ("rollup_daily", "day")].map(|(rollup, unit)| {
-        ROLLUP_UPSERT_TEMPLATE
+        ROLLUP_APPEND_TEMPLATE
             .replace("{rollup}", rollup)
             .replace("{unit}", unit)
             .trim_end()
@@ -489,7 +521,7 @@ fn execute_cached(tx: &Connection, sql: &str, context: &'static str) -> Result<(
 pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS staged_events AS SELECT *, 1::INTEGER AS sign FROM usage_events LIMIT 0;
-         CREATE TEMP TABLE IF NOT EXISTS staged_rollup AS SELECT * EXCLUDE (rollup_key) FROM rollup_hourly LIMIT 0;
+         CREATE TEMP TABLE IF NOT EXISTS staged_rollup AS SELECT * FROM rollup_hourly LIMIT 0;
          CREATE TEMP TABLE IF NOT EXISTS staged_focus_lines AS SELECT * FROM focus_lines LIMIT 0;",
     )
     .map_err(StoreError::db("creating staging tables"))
@@ -501,14 +533,27 @@ pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
 /// into the FOCUS ledger.
 pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
     execute_cached(tx, ROLLUP_DELTAS_SQL, "summing the rollup deltas")?;
-    apply_staged_timed(tx, lines, &mut PhaseClock::start())
+    // A re-price is rare: its hours are compacted at once, in the same transaction.
+    let hours: std::collections::BTreeSet<i64> = {
+        let mut statement = tx
+            .prepare_cached("SELECT DISTINCT epoch_us(hour) FROM staged_rollup")
+            .map_err(StoreError::db("listing re-priced hours"))?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, i64>(0))
+            .map_err(StoreError::db("listing re-priced hours"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(StoreError::db("reading re-priced hours"))?
+    };
+    apply_staged_timed(tx, lines, &mut PhaseClock::start())?;
+    super::rollup::compact_hours(tx, &hours)?;
+    Ok(())
 }
 
 /// Folds the deltas in `staged_rollup` into both rollups and `lines` into the FOCUS ledger, then
 /// empties the staging tables.
 fn apply_staged_timed(tx: &Connection, lines: &LineLedger, clock: &mut PhaseClock) -> Result<(), StoreError> {
-    for sql in ROLLUP_UPSERT_SQL.iter() {
-        execute_cached(tx, sql, "updating the rollups")?;
+    for sql in ROLLUP_APPEND_SQL.iter() {
+        execute_cached(tx, sql, "appending to the rollups")?;
     }
     clock.lap("rollups");
     if !lines.is_empty() {
@@ -541,6 +586,7 @@ fn write_group(
     group: &[(Vec<PricedRecord>, Reply<IngestOutcome>)],
     expired_before: Option<DateTime<Utc>>,
     fingerprints: &mut Fingerprints,
+    compactor: &mut Compactor,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
     if !fingerprints.is_available() {
         return Err(StoreError::DedupeUnavailable);
@@ -557,7 +603,11 @@ fn write_group(
             }
             let record = &priced.record;
             if seen.insert((record.source.as_str(), record.event_id.as_str())) {
-                firsts.push((request_idx, priced, fingerprint_of(record.source, record.event_id.as_str())));
+                firsts.push((
+                    request_idx,
+                    priced,
+                    fingerprint_of(record.source, record.event_id.as_str()),
+                ));
             } else {
                 outcomes[request_idx].duplicates += 1;
             }
@@ -584,7 +634,10 @@ fn write_group(
     for (request_idx, priced, fingerprint) in &firsts {
         let record = &priced.record;
         let duplicate = fingerprints.may_contain(*fingerprint)
-            && stored.contains(&(record.source.as_str().to_owned(), record.event_id.as_str().to_owned()));
+            && stored.contains(&(
+                record.source.as_str().to_owned(),
+                record.event_id.as_str().to_owned(),
+            ));
         if duplicate {
             outcomes[*request_idx].duplicates += 1;
         } else {
@@ -593,13 +646,17 @@ fn write_group(
             fresh_fingerprints.push(*fingerprint);
         }
     }
+    let mut touched = None;
     if !fresh.is_empty() {
         let batch = to_record_batch(&fresh, Utc::now())?;
         let mut deltas = RollupDeltas::default();
         for priced in &fresh {
             deltas.add(priced);
         }
+        let hours: Vec<i64> = deltas.hours().collect();
+        let delta_rows = deltas.len();
         let deltas = deltas.to_record_batch()?;
+        touched = Some((hours, delta_rows));
         clock.lap("arrow");
         {
             let mut appender = tx
@@ -637,6 +694,10 @@ fn write_group(
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
     fingerprints.extend(fresh_fingerprints);
+    if let Some((hours, rows)) = touched {
+        // Each delta row went to both rollups.
+        compactor.note(hours, rows * 2);
+    }
     clock.lap("commit");
     tracing::debug!(records = firsts.len(), phases = %clock, "ingest group written");
     Ok(outcomes)
