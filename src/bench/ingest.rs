@@ -288,9 +288,12 @@ pub fn run(
         let mut config = crate::config::Config::resolve(crate::config::RawConfig::default())?;
         config.data_dir.clone_from(&data_dir);
         let ledger = crate::server::open_ledger(&config)?;
+        // History before the timed traffic, as in a ledger that has been running: the timed
+        // events land in hours the preload never touched.
         let preload = SynthOptions {
             seed: options.synth.seed.wrapping_add(1),
             events: options.preload,
+            end: options.synth.end - chrono::Duration::days(i64::from(options.synth.days.max(1))),
             ..options.synth.clone()
         };
         let summary = super::reports::load(&ledger, &preload, 50_000, |_| {})?;

@@ -78,6 +78,9 @@ impl StoreError {
     }
 }
 
+/// Write-ahead log size that triggers a checkpoint.
+pub const CHECKPOINT_THRESHOLD: &str = "256MB";
+
 /// Tuning of the embedded database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -119,6 +122,10 @@ impl Store {
             // The bundled extensions are linked in; nothing is ever downloaded.
             .with("autoinstall_known_extensions", "false")
             .and_then(|config| config.with("autoload_known_extensions", "true"))
+            // Checkpoint after this much write-ahead log instead of DuckDB's 16 MB: a checkpoint
+            // has a fixed cost (metadata, partially filled row groups), and at ingest rates the
+            // default one came every second. Recovery replays at most this much log.
+            .and_then(|config| config.with("checkpoint_threshold", CHECKPOINT_THRESHOLD))
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
                 source,
