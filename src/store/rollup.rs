@@ -86,7 +86,7 @@ fn count(value: u64) -> i64 {
 /// The hourly deltas of a batch of new events.
 #[derive(Debug, Default)]
 pub struct RollupDeltas<'a> {
-    rows: HashMap<Key<'a>, Sums>,
+    rows: HashMap<Key<'a>, Sums, foldhash::fast::RandomState>,
 }
 
 impl<'a> RollupDeltas<'a> {

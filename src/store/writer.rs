@@ -592,7 +592,7 @@ fn write_group(
         return Err(StoreError::DedupeUnavailable);
     }
     // First occurrence within the group wins.
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
     let mut firsts: Vec<(usize, &PricedRecord, i64)> = Vec::new();
     let mut outcomes = vec![IngestOutcome::default(); group.len()];
     for (request_idx, (records, _)) in group.iter().enumerate() {
