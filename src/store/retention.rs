@@ -1,11 +1,12 @@
 //! Retention: deleting the events of whole UTC days before a cutoff, on the writer thread, one
 //! day per transaction, so ingest keeps committing between days.
 //!
-//! What is deleted: `usage_events` rows and their `event_keys` (the dedupe keys, computed in Rust
-//! from the deleted rows' `(source, event_id)`, so the keys table does not grow forever). What is
-//! kept: `rollup_hourly`, `rollup_daily` and `focus_lines`, so reports over old periods still answer from them.
+//! What is deleted: `usage_events` rows; after each day commits the writer forgets their dedupe
+//! fingerprints (`event_fp`), so the in-memory set does not grow forever. What is kept:
+//! `rollup_hourly`, `rollup_daily` and `focus_lines`, so reports over old periods still answer
+//! from them.
 //!
-//! The promise that makes deleting dedupe keys safe: before deleting anything, a pass commits its
+//! The promise that makes forgetting fingerprints safe: before deleting anything, a pass commits its
 //! cutoff to `retention_runs`, and from then on the writer refuses records older than the highest
 //! cutoff ever started (or than the configured policy's cutoff, whichever is later) as `expired`.
 //! A re-sent old record therefore cannot be stored again as new spend that the rollups already

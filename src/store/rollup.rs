@@ -46,7 +46,7 @@ struct Key<'a> {
     cache_hit: bool,
 }
 
-/// The measures of a rollup row, as `rollup_upsert.sql` adds them (money sums ignore NULLs and
+/// The measures of a rollup row, as `rollup_append.sql` sums them (money sums ignore NULLs and
 /// stay NULL only when every value is).
 #[derive(Debug, Clone, Default)]
 struct Sums {

@@ -4,10 +4,11 @@
 //!
 //! Ingest requests are grouped: whatever is queued when the writer is free (up to
 //! [`WriterOptions::max_group_rows`]) is committed in one transaction, so a burst of small
-//! batches costs one commit, not one each. Dedupe is exact on `(source, event_id)` through the
-//! `event_keys` primary key: within a group the first occurrence wins, and `INSERT … ON CONFLICT
-//! DO NOTHING RETURNING` says which keys are new, with one index probe per key rather than a scan
-//! of history.
+//! batches costs one commit, not one each. Dedupe is exact on `(source, event_id)`: within a
+//! group the first occurrence wins, and against history the in-memory fingerprints of every
+//! stored event ([`super::dedupe`]) say which records are certainly new; a fingerprint match is
+//! checked exactly. The rollups receive the batch's summed rows ([`super::rollup`]) and the FOCUS
+//! ledger its lines, in the same transaction.
 //!
 //! Retention passes ([`Writer::apply_retention`]) run here too, a day per transaction; between
 //! days the writer commits waiting ingest requests, so a long first pass does not stall ingest.
@@ -140,7 +141,7 @@ impl Writer {
         self.gate.policy()
     }
 
-    /// Deletes the events of the UTC days before `before` (and their dedupe keys), a day per
+    /// Deletes the events of the UTC days before `before` (and forgets their fingerprints), a day per
     /// transaction, waiting for room in the queue. From the moment it starts, ingest refuses
     /// records before `before` as expired.
     ///
