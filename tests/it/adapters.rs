@@ -233,11 +233,7 @@ fn a_mixed_body_is_refused_record_by_record() {
 #[test]
 fn every_sample_file_imports() {
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> =
-        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .collect();
+    let files = sample_files();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
         .env("LEDGER_LOG", "warn")
         .arg("--data-dir")

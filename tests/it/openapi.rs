@@ -256,12 +256,7 @@ const ALL_DIMENSIONS: &str =
 /// Loads every file of `sample_data/` and two budgets.
 fn app_with_sample_data() -> TestApp {
     let app = TestApp::spawn();
-    let mut files: Vec<_> = std::fs::read_dir(sample(""))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort();
-    for file in files {
+    for file in sample_files() {
         let content_type = if file.extension().is_some_and(|ext| ext == "json") {
             "application/json"
         } else {

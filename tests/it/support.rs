@@ -25,6 +25,20 @@ pub fn sample(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// The data files of `sample_data/` (its README and generator script left out), sorted.
+pub fn sample_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sample(""))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "json" || ext == "ndjson")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::blocking::Client,
