@@ -1,11 +1,11 @@
 //! The rollups' upkeep: what a batch of new events adds, summed in Rust before DuckDB sees it,
 //! and the regular compaction of the rows appended since.
 //!
-//! Ingest stages one row per (UTC hour × rollup dimensions) that the batch touches — usually a
-//! few hundred for thousands of events — instead of every event ([`RollupDeltas`]).
-//! Re-pricing stages its deltas from SQL instead (`queries/rollup_deltas.sql`, from old and new
-//! versions of the events with signs); both fill the temp table `staged_rollup` (the columns of
-//! `rollup_hourly`), and `queries/rollup_append.sql` appends them to both rollups. Appending
+//! Ingest sums one row per (UTC hour or day × rollup dimensions) that the batch touches — usually
+//! a few hundred for thousands of events — and appends them to `rollup_hourly` and
+//! `rollup_daily` directly ([`RollupDeltas`]). Re-pricing stages its deltas from SQL instead
+//! (`queries/rollup_deltas.sql`, from old and new versions of the events with signs) in the temp
+//! table `staged_rollup`, and `queries/rollup_append.sql` appends them to both rollups. Appending
 //! costs the same however large the rollups are; a key then has several rows until
 //! [`Compactor`] merges the hours and days that received rows (`queries/rollup_compact.sql`).
 //! Reports sum rows, so they are exact at every moment. A test compares every rollup with the
@@ -30,7 +30,8 @@ const HOUR_MICROS: i64 = 3_600_000_000;
 /// The dimensions of a rollup row (strings borrowed from the batch's records).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key<'a> {
-    hour: i64,
+    /// Start of the hour or day, microseconds since the epoch (UTC).
+    unit: i64,
     source: &'a str,
     team: &'a str,
     project: Option<&'a str>,
@@ -83,18 +84,37 @@ fn count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// The hourly deltas of a batch of new events.
-#[derive(Debug, Default)]
+/// The deltas of a batch of new events to one rollup, per UTC hour or per UTC day.
+#[derive(Debug)]
 pub struct RollupDeltas<'a> {
+    unit_micros: i64,
     rows: HashMap<Key<'a>, Sums, foldhash::fast::RandomState>,
 }
 
 impl<'a> RollupDeltas<'a> {
+    /// Deltas to `rollup_hourly`.
+    #[must_use]
+    pub fn hourly() -> RollupDeltas<'a> {
+        RollupDeltas {
+            unit_micros: HOUR_MICROS,
+            rows: HashMap::default(),
+        }
+    }
+
+    /// Deltas to `rollup_daily`.
+    #[must_use]
+    pub fn daily() -> RollupDeltas<'a> {
+        RollupDeltas {
+            unit_micros: DAY_MICROS,
+            rows: HashMap::default(),
+        }
+    }
+
     /// Adds one stored event.
     pub fn add(&mut self, priced: &'a PricedRecord) {
         let record = &priced.record;
         let key = Key {
-            hour: record.ts.timestamp_micros().div_euclid(HOUR_MICROS) * HOUR_MICROS,
+            unit: record.ts.timestamp_micros().div_euclid(self.unit_micros) * self.unit_micros,
             source: record.source.as_str(),
             team: &record.team,
             project: record.project.as_deref(),
@@ -165,12 +185,12 @@ impl<'a> RollupDeltas<'a> {
         self.rows.is_empty()
     }
 
-    /// The hours the deltas touch (microseconds since the epoch).
-    pub fn hours(&self) -> impl Iterator<Item = i64> + '_ {
-        self.rows.keys().map(|key| key.hour)
+    /// The units (hours or days) the deltas touch, microseconds since the epoch.
+    pub fn units(&self) -> impl Iterator<Item = i64> + '_ {
+        self.rows.keys().map(|key| key.unit)
     }
 
-    /// The deltas in the column order of `staged_rollup` (= `rollup_hourly`).
+    /// The deltas in the column order of the rollups (`rollup_hourly`, `rollup_daily`).
     ///
     /// # Errors
     /// [`StoreError::Rows`] when Arrow refuses the arrays (a defect).
@@ -182,7 +202,7 @@ impl<'a> RollupDeltas<'a> {
         let (mut model_requested, mut route, mut fallback_from, mut error_type) =
             (text(), text(), text(), text());
         let (mut cost_source, mut service_tier) = (text(), text());
-        let mut hour = TimestampMicrosecondBuilder::with_capacity(n);
+        let mut unit = TimestampMicrosecondBuilder::with_capacity(n);
         let mut status_code = Int16Builder::with_capacity(n);
         let mut cache_hit = BooleanBuilder::with_capacity(n);
         let int = || Int64Builder::with_capacity(n);
@@ -201,7 +221,7 @@ impl<'a> RollupDeltas<'a> {
         let (mut latency_sum, mut ttft_sum) =
             (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
         for (key, sums) in &self.rows {
-            hour.append_value(key.hour);
+            unit.append_value(key.unit);
             source.append_value(key.source);
             team.append_value(key.team);
             project.append_option(key.project);
@@ -238,7 +258,14 @@ impl<'a> RollupDeltas<'a> {
             ttft_count.append_value(sums.ttft_count);
         }
         let columns: Vec<(&str, ArrayRef)> = vec![
-            ("hour", Arc::new(hour.finish())),
+            (
+                if self.unit_micros == HOUR_MICROS {
+                    "hour"
+                } else {
+                    "day"
+                },
+                Arc::new(unit.finish()),
+            ),
             ("source", Arc::new(source.finish())),
             ("team", Arc::new(team.finish())),
             ("project", Arc::new(project.finish())),

@@ -514,8 +514,8 @@ fn execute_cached(tx: &Connection, sql: &str, context: &'static str) -> Result<(
 }
 
 /// Creates the writer's temp staging tables (per connection, empty between transactions):
-/// `staged_events` (the columns of `usage_events` and a `sign`) feeds the rollups,
-/// `staged_focus_lines` the FOCUS ledger.
+/// `staged_events` (the columns of `usage_events` and a `sign`) and `staged_rollup` carry a
+/// re-price's changes to the rollups, `staged_focus_lines` every write's FOCUS lines.
 ///
 /// # Errors
 /// Database failures.
@@ -528,10 +528,8 @@ pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
     .map_err(StoreError::db("creating staging tables"))
 }
 
-/// Adds staged events to the hourly rollups and staged lines to the FOCUS ledger, then empties
-/// the staging tables. Runs inside the caller's transaction.
-/// Folds events staged in `staged_events` (with signs: a re-price) into the rollups, and `lines`
-/// into the FOCUS ledger.
+/// Folds events staged in `staged_events` (with signs: a re-price) into both rollups and `lines`
+/// into the FOCUS ledger, then empties the staging tables. Runs inside the caller's transaction.
 pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
     execute_cached(tx, ROLLUP_DELTAS_SQL, "summing the rollup deltas")?;
     // A re-price is rare: its hours are compacted at once, in the same transaction.
@@ -545,39 +543,38 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
         rows.collect::<Result<_, _>>()
             .map_err(StoreError::db("reading re-priced hours"))?
     };
-    apply_staged_timed(tx, lines, &mut PhaseClock::start())?;
-    super::rollup::compact_hours(tx, &hours)?;
-    Ok(())
-}
-
-/// Folds the deltas in `staged_rollup` into both rollups and `lines` into the FOCUS ledger, then
-/// empties the staging tables.
-fn apply_staged_timed(tx: &Connection, lines: &LineLedger, clock: &mut PhaseClock) -> Result<(), StoreError> {
     for sql in ROLLUP_APPEND_SQL.iter() {
         execute_cached(tx, sql, "appending to the rollups")?;
     }
-    clock.lap("rollups");
-    if !lines.is_empty() {
-        let batch = lines.to_record_batch()?;
-        let mut appender = tx
-            .appender_to_catalog_and_db("staged_focus_lines", "temp", "main")
-            .map_err(StoreError::db("opening the FOCUS staging appender"))?;
-        appender
-            .append_record_batch(batch)
-            .map_err(StoreError::db("staging FOCUS lines"))?;
-        appender.flush().map_err(StoreError::db("flushing FOCUS lines"))?;
-        drop(appender);
-        execute_cached(tx, FOCUS_UPSERT_SQL, "updating the FOCUS ledger")?;
-        clock.lap("focus");
-    }
-    for sql in [
-        "DELETE FROM staged_events",
-        "DELETE FROM staged_rollup",
-        "DELETE FROM staged_focus_lines",
-    ] {
+    append_focus_lines(tx, lines)?;
+    super::rollup::compact_hours(tx, &hours)?;
+    for sql in ["DELETE FROM staged_events", "DELETE FROM staged_rollup"] {
         execute_cached(tx, sql, "emptying the staging tables")?;
     }
     Ok(())
+}
+
+/// Folds `lines` into the FOCUS ledger (`queries/focus_upsert.sql`) through the temp table
+/// `staged_focus_lines`, which it leaves empty.
+fn append_focus_lines(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let batch = lines.to_record_batch()?;
+    let mut appender = tx
+        .appender_to_catalog_and_db("staged_focus_lines", "temp", "main")
+        .map_err(StoreError::db("opening the FOCUS staging appender"))?;
+    appender
+        .append_record_batch(batch)
+        .map_err(StoreError::db("staging FOCUS lines"))?;
+    appender.flush().map_err(StoreError::db("flushing FOCUS lines"))?;
+    drop(appender);
+    execute_cached(tx, FOCUS_UPSERT_SQL, "updating the FOCUS ledger")?;
+    execute_cached(
+        tx,
+        "DELETE FROM staged_focus_lines",
+        "emptying the FOCUS staging table",
+    )
 }
 
 /// Writes a group of ingest requests in one transaction. Records before `expired_before` are
@@ -650,14 +647,16 @@ fn write_group(
     let mut touched = None;
     if !fresh.is_empty() {
         let batch = to_record_batch(&fresh, Utc::now())?;
-        let mut deltas = RollupDeltas::default();
+        let (mut hourly, mut daily) = (RollupDeltas::hourly(), RollupDeltas::daily());
         for priced in &fresh {
-            deltas.add(priced);
+            hourly.add(priced);
+            daily.add(priced);
         }
-        let hours: Vec<i64> = deltas.hours().collect();
-        let delta_rows = deltas.len();
-        let deltas = deltas.to_record_batch()?;
-        touched = Some((hours, delta_rows));
+        touched = Some((hourly.units().collect::<Vec<i64>>(), hourly.len() + daily.len()));
+        let deltas = [
+            ("rollup_hourly", hourly.to_record_batch()?),
+            ("rollup_daily", daily.to_record_batch()?),
+        ];
         clock.lap("arrow");
         {
             let mut appender = tx
@@ -669,18 +668,20 @@ fn write_group(
             appender.flush().map_err(StoreError::db("flushing events"))?;
         }
         clock.lap("append");
-        {
+        // The deltas go straight to the rollups: appending costs the same however large they
+        // are, and the compactor merges the fragments later.
+        for (rollup, deltas) in deltas {
             let mut appender = tx
-                .appender_to_catalog_and_db("staged_rollup", "temp", "main")
-                .map_err(StoreError::db("opening the rollup staging appender"))?;
+                .appender(rollup)
+                .map_err(StoreError::db("opening a rollup appender"))?;
             appender
                 .append_record_batch(deltas)
-                .map_err(StoreError::db("staging the rollup deltas"))?;
+                .map_err(StoreError::db("appending rollup deltas"))?;
             appender
                 .flush()
-                .map_err(StoreError::db("flushing the rollup deltas"))?;
+                .map_err(StoreError::db("flushing rollup deltas"))?;
         }
-        clock.lap("stage");
+        clock.lap("rollups");
         let mut lines = LineLedger::default();
         for priced in &fresh {
             let owner = LineOwner::of(priced);
@@ -691,13 +692,13 @@ fn write_group(
                 LineLedger::billing_month(owner.ts),
             );
         }
-        apply_staged_timed(&tx, &lines, &mut clock)?;
+        append_focus_lines(&tx, &lines)?;
+        clock.lap("focus");
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
     fingerprints.extend(fresh_fingerprints);
     if let Some((hours, rows)) = touched {
-        // Each delta row went to both rollups.
-        compactor.note(hours, rows * 2);
+        compactor.note(hours, rows);
     }
     clock.lap("commit");
     tracing::debug!(records = firsts.len(), phases = %clock, "ingest group written");
