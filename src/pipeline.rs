@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::ingest::{self, FormatChoice, IngestError, RejectCode, Rejected};
 use crate::model::Source;
 use crate::pricing::{self, Catalog, PricedRecord};
-use crate::store::{IngestOutcome, StoreError, Writer};
+use crate::store::{Encoded, IngestBatch, IngestOutcome, StoreError, Writer};
 
 /// Most per-record errors listed in one response; the counts stay exact.
 pub const MAX_LISTED_ERRORS: usize = 1000;
@@ -21,6 +21,9 @@ pub struct Prepared {
     /// Where each of `priced` was in the body (record index, line), for refusals found later.
     pub positions: Vec<(usize, Option<usize>)>,
     pub rejected: Vec<Rejected>,
+    /// `priced` encoded for the writer (made here, off the writer thread); dropped when records
+    /// are taken out of `priced`.
+    pub encoded: Option<Encoded>,
 }
 
 impl Prepared {
@@ -34,6 +37,7 @@ impl Prepared {
         }
         let priced = std::mem::take(&mut self.priced);
         let positions = std::mem::take(&mut self.positions);
+        self.encoded = None;
         for (idx, priced) in priced.into_iter().enumerate() {
             // `prepare` gives every record its position; a hand-built batch without them still
             // keeps every record.
@@ -81,17 +85,20 @@ pub fn prepare(
         .iter()
         .map(|located| (located.index, located.line))
         .collect();
-    let priced = parsed
+    let priced: Vec<PricedRecord> = parsed
         .accepted
         .into_iter()
         .map(|located| pricing::price(catalog, located.record))
         .collect();
+    // An encoding failure (a defect) is left for the writer to meet and report.
+    let encoded = Encoded::of(&priced, Utc::now()).ok();
     Ok(Prepared {
         format: parsed.format,
         received: parsed.received,
         priced,
         positions,
         rejected: parsed.rejected,
+        encoded,
     })
 }
 
@@ -193,6 +200,7 @@ pub async fn store(
         priced,
         positions,
         mut rejected,
+        encoded,
     } = prepared;
     if strict && !rejected.is_empty() {
         return Ok((
@@ -203,10 +211,16 @@ pub async fn store(
     let cutoff = writer.expired_before(Utc::now());
     let outcome = if priced.is_empty() {
         IngestOutcome::default()
-    } else if wait {
-        writer.ingest_waiting(priced).await?
     } else {
-        writer.ingest(priced).await?
+        let batch = IngestBatch {
+            records: priced,
+            encoded,
+        };
+        if wait {
+            writer.ingest_waiting(batch).await?
+        } else {
+            writer.ingest(batch).await?
+        }
     };
     if !outcome.expired.is_empty() {
         let cutoff = writer

@@ -17,6 +17,7 @@ use crate::ingest::{FormatChoice, Rejected};
 use crate::model::Source;
 use crate::pipeline;
 use crate::server::Ledger;
+use crate::store::IngestBatch;
 use crate::synth::formats::{SynthFormat, write_ndjson};
 use crate::synth::{Synth, SynthOptions};
 
@@ -86,7 +87,10 @@ pub fn load(
         {
             anyhow::bail!("a generated record was rejected (#{index}, {code}): {message}");
         }
-        let outcome = runtime.block_on(ledger.writer.ingest_waiting(prepared.priced))?;
+        let outcome = runtime.block_on(ledger.writer.ingest_waiting(IngestBatch {
+            records: prepared.priced,
+            encoded: prepared.encoded,
+        }))?;
         summary.accepted += outcome.accepted as u64;
         summary.duplicates += outcome.duplicates as u64;
         summary.rejected += prepared.rejected.len() as u64;

@@ -122,6 +122,17 @@ impl LineLedger {
         self.lines.is_empty()
     }
 
+    /// Adds every line of `other` (the lines of another batch of the same transaction).
+    pub fn merge(&mut self, other: LineLedger) {
+        if self.lines.is_empty() {
+            self.lines = other.lines;
+            return;
+        }
+        for (key, sums) in other.lines {
+            self.add(key, sums);
+        }
+    }
+
     fn add(&mut self, key: LineKey, sums: LineSums) {
         let entry = self.lines.entry(key).or_default();
         entry.quantity = entry.quantity.saturating_add(sums.quantity);

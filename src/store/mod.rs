@@ -9,6 +9,7 @@
 //! only after its transaction committed; DuckDB calls never run on an async worker.
 
 pub mod dedupe;
+pub mod encoded;
 pub mod export;
 pub mod focus;
 pub mod reader;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use duckdb::{Config, Connection};
 
+pub use encoded::{Encoded, IngestBatch};
 pub use reader::Readers;
 pub use writer::{IngestOutcome, Writer, WriterOptions};
 

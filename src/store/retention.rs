@@ -227,9 +227,9 @@ fn serve_waiting(
     // At most a queue's worth, so a steady stream of ingest cannot starve the pass.
     for _ in 0..options.queue_capacity.max(1) {
         match requests.try_recv() {
-            Ok(Request::Ingest { records, reply }) => {
-                rows += records.len();
-                group.push((records, reply));
+            Ok(Request::Ingest { batch, reply }) => {
+                rows += batch.records.len();
+                group.push((batch, reply));
                 if rows >= options.max_group_rows {
                     break;
                 }
@@ -328,7 +328,10 @@ mod tests {
                 writer.expired_before(Utc::now()).unwrap().to_rfc3339(),
                 "2026-02-01T00:00:00+00:00"
             );
-            let outcome = writer.ingest(prepared.priced).await.unwrap();
+            let outcome = writer
+                .ingest(crate::store::IngestBatch::new(prepared.priced))
+                .await
+                .unwrap();
             assert_eq!((outcome.accepted, outcome.expired), (1, vec![0]));
         });
         drop(writer);

@@ -24,10 +24,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use super::dedupe::{Fingerprints, fingerprint_of};
-use super::focus::{ChargeClass, FOCUS_UPSERT_SQL, LineLedger, LineOwner};
+use super::encoded::{Encoded, IngestBatch};
+use super::focus::{FOCUS_UPSERT_SQL, LineLedger};
 use super::rollup::{Compactor, RollupDeltas};
-use super::rows::to_record_batch;
 use super::{Store, StoreError};
+use duckdb::arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 
 use super::reprice::{RepriceOutcome, RepriceScope, reprice_committed};
@@ -70,7 +71,7 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 pub(super) enum Request {
     Ingest {
-        records: Vec<PricedRecord>,
+        batch: IngestBatch,
         reply: Reply<IngestOutcome>,
     },
     AddPrices {
@@ -179,9 +180,9 @@ impl Writer {
     ///
     /// # Errors
     /// [`StoreError::WriterBusy`] when the queue is full (retry later); database failures.
-    pub async fn ingest(&self, records: Vec<PricedRecord>) -> Result<IngestOutcome, StoreError> {
+    pub async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.submit(Request::Ingest { records, reply })?;
+        self.submit(Request::Ingest { batch, reply })?;
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -190,10 +191,10 @@ impl Writer {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn ingest_waiting(&self, records: Vec<PricedRecord>) -> Result<IngestOutcome, StoreError> {
+    pub async fn ingest_waiting(&self, batch: IngestBatch) -> Result<IngestOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Request::Ingest { records, reply })
+            .send(Request::Ingest { batch, reply })
             .await
             .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
@@ -318,14 +319,14 @@ fn run(
             },
         };
         match request {
-            Request::Ingest { records, reply } => {
-                let mut group = vec![(records, reply)];
-                let mut rows: usize = group[0].0.len();
+            Request::Ingest { batch, reply } => {
+                let mut rows: usize = batch.records.len();
+                let mut group = vec![(batch, reply)];
                 while rows < options.max_group_rows {
                     match requests.try_recv() {
-                        Ok(Request::Ingest { records, reply }) => {
-                            rows += records.len();
-                            group.push((records, reply));
+                        Ok(Request::Ingest { batch, reply }) => {
+                            rows += batch.records.len();
+                            group.push((batch, reply));
                         }
                         Ok(other) => {
                             deferred.push_back(other);
@@ -434,14 +435,14 @@ pub(super) struct WriterState {
 
 pub(super) fn commit_ingest_group(
     conn: &mut Connection,
-    group: Vec<(Vec<PricedRecord>, Reply<IngestOutcome>)>,
+    mut group: Vec<(IngestBatch, Reply<IngestOutcome>)>,
     state: &mut WriterState,
 ) {
     let started = Instant::now();
     let expired_before = state.gate.expired_before(Utc::now());
     let written = write_group(
         conn,
-        &group,
+        &mut group,
         expired_before,
         &mut state.fingerprints,
         &mut state.compactor,
@@ -581,7 +582,7 @@ fn append_focus_lines(tx: &Connection, lines: &LineLedger) -> Result<(), StoreEr
 /// refused (their dedupe keys may have been deleted by retention).
 fn write_group(
     conn: &mut Connection,
-    group: &[(Vec<PricedRecord>, Reply<IngestOutcome>)],
+    group: &mut [(IngestBatch, Reply<IngestOutcome>)],
     expired_before: Option<DateTime<Utc>>,
     fingerprints: &mut Fingerprints,
     compactor: &mut Compactor,
@@ -589,12 +590,14 @@ fn write_group(
     if !fingerprints.is_available() {
         return Err(StoreError::DedupeUnavailable);
     }
+    let mut encoded: Vec<Option<Encoded>> = group.iter_mut().map(|(batch, _)| batch.encoded.take()).collect();
+    let group: &[(IngestBatch, Reply<IngestOutcome>)] = group;
     // First occurrence within the group wins.
     let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
     let mut firsts: Vec<(usize, &PricedRecord, i64)> = Vec::new();
     let mut outcomes = vec![IngestOutcome::default(); group.len()];
-    for (request_idx, (records, _)) in group.iter().enumerate() {
-        for (position, priced) in records.iter().enumerate() {
+    for (request_idx, (batch, _)) in group.iter().enumerate() {
+        for (position, priced) in batch.records.iter().enumerate() {
             if expired_before.is_some_and(|cutoff| priced.record.ts < cutoff) {
                 outcomes[request_idx].expired.push(position);
                 continue;
@@ -627,7 +630,8 @@ fn write_group(
         .collect();
     let stored = Fingerprints::stored_among(&tx, &suspects)?;
     clock.lap("dedupe");
-    let mut fresh = Vec::with_capacity(firsts.len());
+    // The new records of each request.
+    let mut fresh: Vec<Vec<&PricedRecord>> = vec![Vec::new(); group.len()];
     let mut fresh_fingerprints = Vec::with_capacity(firsts.len());
     for (request_idx, priced, fingerprint) in &firsts {
         let record = &priced.record;
@@ -640,58 +644,54 @@ fn write_group(
             outcomes[*request_idx].duplicates += 1;
         } else {
             outcomes[*request_idx].accepted += 1;
-            fresh.push(*priced);
+            fresh[*request_idx].push(*priced);
             fresh_fingerprints.push(*fingerprint);
         }
     }
-    let mut touched = None;
-    if !fresh.is_empty() {
-        let batch = to_record_batch(&fresh, Utc::now())?;
+    // Each request's encoding: the one made off this thread when all its records are new,
+    // otherwise one of the new ones made here.
+    let now = Utc::now();
+    let mut encodings = Vec::with_capacity(group.len());
+    for (((batch, _), fresh), encoded) in group.iter().zip(&fresh).zip(&mut encoded) {
+        if fresh.is_empty() {
+            continue;
+        }
+        match encoded.take() {
+            Some(encoded) if encoded.records == fresh.len() && fresh.len() == batch.records.len() => {
+                encodings.push(encoded);
+            }
+            _ => encodings.push(Encoded::of(fresh.iter().copied(), now)?),
+        }
+    }
+    clock.lap("encode");
+    let mut touched: Option<(Vec<i64>, usize)> = None;
+    if !encodings.is_empty() {
+        let mut lines = LineLedger::default();
+        let mut events = Vec::with_capacity(encodings.len());
+        for encoded in encodings {
+            lines.merge(encoded.lines);
+            events.push(encoded.events);
+        }
         let (mut hourly, mut daily) = (RollupDeltas::hourly(), RollupDeltas::daily());
-        for priced in &fresh {
+        for priced in fresh.iter().flatten() {
             hourly.add(priced);
             daily.add(priced);
         }
-        touched = Some((hourly.units().collect::<Vec<i64>>(), hourly.len() + daily.len()));
-        let deltas = [
+        let hours: Vec<i64> = hourly.units().collect();
+        let rollups = [
             ("rollup_hourly", hourly.to_record_batch()?),
             ("rollup_daily", daily.to_record_batch()?),
         ];
-        clock.lap("arrow");
-        {
-            let mut appender = tx
-                .appender("usage_events")
-                .map_err(StoreError::db("opening the appender"))?;
-            appender
-                .append_record_batch(batch)
-                .map_err(StoreError::db("appending events"))?;
-            appender.flush().map_err(StoreError::db("flushing events"))?;
-        }
+        touched = Some((hours, hourly.len() + daily.len()));
+        clock.lap("deltas");
+        append_batches(&tx, "usage_events", events, "appending events")?;
         clock.lap("append");
         // The deltas go straight to the rollups: appending costs the same however large they
         // are, and the compactor merges the fragments later.
-        for (rollup, deltas) in deltas {
-            let mut appender = tx
-                .appender(rollup)
-                .map_err(StoreError::db("opening a rollup appender"))?;
-            appender
-                .append_record_batch(deltas)
-                .map_err(StoreError::db("appending rollup deltas"))?;
-            appender
-                .flush()
-                .map_err(StoreError::db("flushing rollup deltas"))?;
+        for (rollup, deltas) in rollups {
+            append_batches(&tx, rollup, vec![deltas], "appending rollup deltas")?;
         }
         clock.lap("rollups");
-        let mut lines = LineLedger::default();
-        for priced in &fresh {
-            let owner = LineOwner::of(priced);
-            lines.add_call(
-                &owner,
-                &priced.cost,
-                ChargeClass::Usage,
-                LineLedger::billing_month(owner.ts),
-            );
-        }
         append_focus_lines(&tx, &lines)?;
         clock.lap("focus");
     }
@@ -703,6 +703,23 @@ fn write_group(
     clock.lap("commit");
     tracing::debug!(records = firsts.len(), phases = %clock, "ingest group written");
     Ok(outcomes)
+}
+
+/// Appends Arrow batches to `table` with one appender. Their schemas may differ in nullability
+/// (Arrow infers it from each batch's values), so each is appended as it is.
+fn append_batches(
+    tx: &Connection,
+    table: &str,
+    batches: Vec<RecordBatch>,
+    context: &'static str,
+) -> Result<(), StoreError> {
+    let mut appender = tx.appender(table).map_err(StoreError::db(context))?;
+    for batch in batches {
+        appender
+            .append_record_batch(batch)
+            .map_err(StoreError::db(context))?;
+    }
+    appender.flush().map_err(StoreError::db(context))
 }
 
 /// Wall time per phase of a write, for the debug log (`LEDGER_LOG=llm_ledger::store=debug`):
@@ -829,4 +846,80 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::FormatChoice;
+    use crate::ingest::body::Encoding;
+    use crate::pricing::Catalog;
+
+    fn prepared(lines: &[&str]) -> IngestBatch {
+        let prepared = crate::pipeline::prepare(
+            lines.join("\n").into_bytes(),
+            Encoding::Identity,
+            u64::MAX,
+            FormatChoice::Auto,
+            &Catalog::new(Vec::new()),
+        )
+        .unwrap();
+        assert!(prepared.encoded.is_some());
+        IngestBatch {
+            records: prepared.priced,
+            encoded: prepared.encoded,
+        }
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// One group mixes requests encoded off the writer thread whose Arrow schemas differ (a
+    /// column nullable in one, not in the other), and a request repeating a record of another,
+    /// which the writer encodes again without the repeat.
+    #[test]
+    fn a_group_stores_each_new_record_once_whatever_its_requests_encodings() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        create_staging(&conn).unwrap();
+        let reported = prepared(&[
+            r#"{"event_id": "a1", "ts": "2026-03-01T10:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1, "reported_cost_usd": "0.5"}"#,
+            r#"{"event_id": "a2", "ts": "2026-03-01T11:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1, "reported_cost_usd": "0.25"}"#,
+        ]);
+        let unpriced = prepared(&[
+            r#"{"event_id": "b1", "ts": "2026-03-01T10:30:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1}"#,
+        ]);
+        let repeating = prepared(&[
+            r#"{"event_id": "a2", "ts": "2026-03-01T11:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1, "reported_cost_usd": "0.25"}"#,
+            r#"{"event_id": "c1", "ts": "2026-03-02T09:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1, "reported_cost_usd": "2"}"#,
+        ]);
+        let mut group: Vec<_> = [reported, unpriced, repeating]
+            .into_iter()
+            .map(|batch| (batch, oneshot::channel().0))
+            .collect();
+        let mut fingerprints = Fingerprints::load(&conn).unwrap();
+        let mut compactor = Compactor::default();
+        let outcomes = write_group(&mut conn, &mut group, None, &mut fingerprints, &mut compactor).unwrap();
+        let counts: Vec<_> = outcomes
+            .iter()
+            .map(|outcome| (outcome.accepted, outcome.duplicates))
+            .collect();
+        assert_eq!(counts, [(2, 0), (1, 0), (1, 1)]);
+        assert_eq!(count(&conn, "SELECT count(*) FROM usage_events"), 4);
+        for rollup in ["rollup_hourly", "rollup_daily"] {
+            assert_eq!(
+                count(&conn, &format!("SELECT sum(records)::BIGINT FROM {rollup}")),
+                4
+            );
+            assert_eq!(
+                count(
+                    &conn,
+                    &format!("SELECT (sum(reported_cost_usd) * 100)::BIGINT FROM {rollup}")
+                ),
+                275
+            );
+        }
+        assert_eq!(count(&conn, "SELECT sum(requests)::BIGINT FROM focus_lines"), 4);
+    }
 }

@@ -84,6 +84,46 @@ fn rollups_agree_with_events_after_random_ingests_duplicates_and_repricing() {
         let (status, response) = app.ingest("", body.into_bytes());
         assert_eq!(status, 200, "{response}");
     }
+    // Concurrent bodies that share records: the writer groups them and encodes again the ones
+    // whose records were not all new.
+    let shared: Vec<String> = (0..20)
+        .map(|n| {
+            json!({"event_id": format!("shared-{n}"), "ts": format!("2026-11-02T10:{n:02}:00Z"),
+                "team": "growth", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000 + n,
+                "output_tokens": 10, "latency_ms": 500})
+            .to_string()
+        })
+        .collect();
+    let accepted: u64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|thread| {
+                let (app, shared) = (&app, &shared);
+                scope.spawn(move || {
+                    let mut lines: Vec<String> = (0..50)
+                        .map(|n| {
+                            json!({"event_id": format!("c-{thread}-{n}"), "ts": format!("2026-11-03T{:02}:30:00Z", n % 24),
+                                "team": teams[thread % 3], "provider": "anthropic", "model": "claude-sonnet-4-20250514",
+                                "input_tokens": 100 * n, "output_tokens": n, "latency_ms": 900})
+                            .to_string()
+                        })
+                        .collect();
+                    lines.extend(shared.iter().cloned());
+                    let (status, response) = app.ingest("", lines.join("\n").into_bytes());
+                    assert_eq!(status, 200, "{response}");
+                    response["accepted"].as_u64().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join().unwrap()).sum()
+    });
+    assert_eq!(accepted, 4 * 50 + 20, "each shared record is stored once");
+    let stored = report(&app, "spend", "from=2026-11-01&to=2026-11-04&grain=events");
+    assert_eq!(
+        stored["totals"]["requests"],
+        json!(6 * 150 + 4 * 50 + 20),
+        "every distinct record stored once: {stored}"
+    );
+
     // A price for the unpriced model, then a re-price of one day: rows move between rollups.
     let price = json!({"provider": "self_hosted", "model": "acme-triage-7b", "effective_from": "2026-01-01",
                        "input_per_mtok": "0.07", "output_per_mtok": "0.21"});
