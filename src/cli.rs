@@ -723,10 +723,13 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     };
     for path in &args.files {
         if !is_data_file(path) {
-            progress.println(format!(
-                "skipped {} (not a .json/.ndjson/.jsonl file, optionally .gz/.zst)",
-                path.display()
-            ));
+            // `suspend`, not `println`: a hidden bar (`--quiet`, or no terminal) prints nothing.
+            progress.suspend(|| {
+                eprintln!(
+                    "skipped {} (not a .json/.ndjson/.jsonl file, optionally .gz/.zst)",
+                    path.display()
+                );
+            });
             continue;
         }
         progress.set_message(path.display().to_string());

@@ -233,7 +233,13 @@ fn a_mixed_body_is_refused_record_by_record() {
 #[test]
 fn every_sample_file_imports() {
     let dir = tempfile::tempdir().unwrap();
-    let files = sample_files();
+    // As `llm-ledger import sample_data/*` is run: the README and the generator script too.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sample(""))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() > sample_files().len());
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
         .env("LEDGER_LOG", "warn")
         .arg("--data-dir")
@@ -252,4 +258,9 @@ fn every_sample_file_imports() {
     // LiteLLM spend rows and three OpenRouter response bodies repeat calls already imported.
     assert!(stdout.contains("rejected 2"), "{stdout}");
     assert!(stdout.contains("duplicates 10"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("skipped") && stderr.contains("README.md"),
+        "{stderr}"
+    );
 }
