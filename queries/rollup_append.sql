@@ -1,6 +1,6 @@
--- rollup_append: appends the deltas staged in `staged_rollup` (one row per UTC hour × dimensions,
--- from `store::rollup` for ingest or `rollup_deltas.sql` for a re-price) to a rollup, summed to
--- its unit. A template for both rollups: `{rollup}` `rollup_hourly` with `{unit}` `hour`, and
+-- rollup_append: appends the deltas a re-price staged in `staged_rollup` (one row per UTC hour ×
+-- dimensions, from `rollup_deltas.sql`) to a rollup, summed to its unit. (Ingest sums its deltas
+-- per hour and per day in `store::rollup` and appends them without SQL.) A template for both rollups: `{rollup}` `rollup_hourly` with `{unit}` `hour`, and
 -- `rollup_daily` with `day`. Run by the writer, for both, inside the transaction that stores (or
 -- re-prices) the events. A key may then have several rows until `rollup_compact.sql` merges them;
 -- reports sum the rows, so they are exact either way.

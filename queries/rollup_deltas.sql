@@ -1,6 +1,6 @@
 -- rollup_deltas: the hourly rollup deltas of the events staged in `staged_events` (with `sign`
 -- +1, or -1 to take an event's old version out before a re-price), into `staged_rollup`. Used by
--- re-pricing; ingest sums its deltas in Rust (`store::rollup`) into the same table. Then
+-- re-pricing; ingest sums its deltas in Rust (`store::rollup`) and appends them directly. Then
 -- `rollup_append.sql` adds them to both rollups.
 --
 -- Parameters: none (reads the temp table `staged_events`: the columns of usage_events + sign).
