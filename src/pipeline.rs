@@ -78,8 +78,11 @@ pub fn prepare(
     choice: FormatChoice,
     catalog: &Catalog,
 ) -> Result<Prepared, IngestError> {
+    let mut clock = crate::store::writer::PhaseClock::start();
     let body = ingest::body::decode(encoding, raw, max_body_bytes)?;
+    clock.lap("decode");
     let parsed = ingest::parse_body(&body, choice, &ingest::ParseContext::now())?;
+    clock.lap("parse");
     let positions = parsed
         .accepted
         .iter()
@@ -90,8 +93,11 @@ pub fn prepare(
         .into_iter()
         .map(|located| pricing::price(catalog, located.record))
         .collect();
+    clock.lap("price");
     // An encoding failure (a defect) is left for the writer to meet and report.
     let encoded = Encoded::of(&priced, Utc::now()).ok();
+    clock.lap("encode");
+    tracing::debug!(records = priced.len(), bytes = body.len(), phases = %clock, "body prepared");
     Ok(Prepared {
         format: parsed.format,
         received: parsed.received,

@@ -118,12 +118,12 @@ impl<'a> Obj<'a> {
     /// Follows a path of nested objects (`["usage", "prompt_tokens"]`); `None` when any step is
     /// absent, null or not an object.
     pub(crate) fn path(&self, path: &[&str]) -> Option<&'a RawValue> {
-        let (last, parents) = path.split_last()?;
-        let mut current = self.clone();
-        for step in parents {
-            current = Obj::from_raw(current.present(step)?)?;
+        let (first, rest) = path.split_first()?;
+        let mut raw = self.present(first)?;
+        for step in rest {
+            raw = Obj::from_raw(raw)?.present(step)?;
         }
-        current.present(last)
+        Some(raw)
     }
 
     /// Returns the nested object at `key`, or an error when it is something else.
