@@ -6,7 +6,10 @@
 //! the entry with the latest `effective_from` not after `ts` (and whose `effective_to` is after
 //! `ts`) is in force.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The catalog's maps: looked up several times per priced record, with short string keys.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -234,9 +237,9 @@ impl Catalog {
     /// Builds the catalog from validated entries.
     pub fn new(entries: Vec<PriceEntry>) -> Catalog {
         let entries: Vec<Arc<PriceEntry>> = entries.into_iter().map(Arc::new).collect();
-        let mut exact: HashMap<Key, Vec<usize>> = HashMap::new();
-        let mut grouped: HashMap<Key, HashMap<String, Vec<usize>>> = HashMap::new();
-        let mut aliases: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut exact: HashMap<Key, Vec<usize>> = HashMap::default();
+        let mut grouped: HashMap<Key, HashMap<String, Vec<usize>>> = HashMap::default();
+        let mut aliases: HashMap<String, Vec<usize>> = HashMap::default();
         for (idx, entry) in entries.iter().enumerate() {
             exact
                 .entry((entry.provider.clone(), entry.model.clone()))
@@ -255,8 +258,8 @@ impl Catalog {
                     .push(idx);
             }
         }
-        let mut by_key = HashMap::with_capacity(grouped.len());
-        let mut providers_of: HashMap<String, Vec<Provider>> = HashMap::new();
+        let mut by_key = HashMap::with_capacity_and_hasher(grouped.len(), Default::default());
+        let mut providers_of: HashMap<String, Vec<Provider>> = HashMap::default();
         for ((provider, model_key), models) in grouped {
             let mut models: Vec<(String, Vec<usize>)> = models.into_iter().collect();
             // The id that is the key itself first, then ids without a Region prefix, then by name.
@@ -279,7 +282,7 @@ impl Catalog {
                 models.into_iter().map(|(_, ids)| ids).collect(),
             );
         }
-        let mut dated: HashMap<String, Vec<String>> = HashMap::new();
+        let mut dated: HashMap<String, Vec<String>> = HashMap::default();
         for model_key in providers_of.keys() {
             if let Some(undated) = strip_snapshot_date(model_key) {
                 dated

@@ -114,7 +114,7 @@ fn signed(value: u64, sign: i64) -> i64 {
 /// Priced lines being summed for one transaction.
 #[derive(Debug, Default)]
 pub struct LineLedger {
-    lines: HashMap<LineKey, LineSums>,
+    lines: HashMap<LineKey, LineSums, foldhash::fast::RandomState>,
 }
 
 impl LineLedger {
