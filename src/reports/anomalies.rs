@@ -144,6 +144,8 @@ fn daily_series(
             .cast(DataType::Float64)
             .fill_null(lit(0.0))
             .alias("spend"),
+        // The exact day's spend for the output; the f64 copy above only feeds the statistics.
+        col("cost_usd").alias("spend_usd"),
         col("requests").cast(DataType::Float64).alias("requests"),
         col("errors").cast(DataType::Float64).alias("errors"),
     ]);
@@ -337,7 +339,7 @@ pub fn run(conn: &Connection, params: &CommonParams, detector: Detector) -> Resu
         day.push(flag_day);
         metric.push(flag.metric.to_owned());
         let (shown_value, shown_mean) = if flag.metric == "spend" {
-            (money(flag.value), money(flag.mean))
+            (exact_spend(&scored, flag.row)?, money(flag.mean))
         } else {
             (format!("{:.6}", flag.value), format!("{:.6}", flag.mean))
         };
@@ -384,6 +386,15 @@ pub fn run(conn: &Connection, params: &CommonParams, detector: Detector) -> Resu
     ))
 }
 
+/// The day's spend as stored (a decimal; no spend on a day of the grid is zero).
+fn exact_spend(scored: &DataFrame, row: usize) -> Result<String, ReportError> {
+    Ok(match scored.column("spend_usd")?.get(row)? {
+        AnyValue::Decimal(units, scale) => format_decimal(units, scale),
+        _ => format_decimal(0, 12),
+    })
+}
+
+/// A statistic of money (a baseline mean) as a twelve-place decimal string.
 fn money(value: f64) -> String {
     let units = (value * 1e12).round() as i128;
     format_decimal(units, 12)
