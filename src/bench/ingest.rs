@@ -52,6 +52,8 @@ pub struct IngestBenchResult {
     pub format: &'static str,
     pub events: u64,
     pub preloaded: u64,
+    /// From starting the server to its first 200 on `/readyz` (before the timed traffic).
+    pub server_ready_seconds: f64,
     pub clients: usize,
     pub batch: usize,
     pub requests: usize,
@@ -130,7 +132,32 @@ fn start_server(data_dir: &Path, clients: usize, log: &str) -> anyhow::Result<Se
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    Ok(Server { child, base })
+    let server = Server { child, base };
+    wait_ready(&server.base)?;
+    Ok(server)
+}
+
+/// Waits until `/readyz` answers 200: the server listens before its writer has loaded the dedupe
+/// fingerprints (seconds for a large ledger), and the timed traffic must not include that.
+fn wait_ready(base: &str) -> anyhow::Result<()> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .context("building an HTTP client")?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .is_ok_and(|response| response.status().is_success())
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the server was not ready after 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn stop_server(mut server: Server) -> anyhow::Result<()> {
@@ -312,7 +339,12 @@ pub fn run(
             preload_started.elapsed().as_secs_f64()
         ));
     }
+    let starting = Instant::now();
     let server = start_server(&data_dir, options.clients, &options.server_log)?;
+    let server_ready_seconds = starting.elapsed().as_secs_f64();
+    progress(&format!(
+        "server:  ready in {server_ready_seconds:.1} s (the writer loads the dedupe fingerprints of what is stored)"
+    ));
     let pid = server.child.id();
     let sampling = Arc::new(AtomicBool::new(true));
     let peak = Arc::new(AtomicU64::new(0));
@@ -355,6 +387,7 @@ pub fn run(
         format: options.format.name(),
         events: options.synth.events,
         preloaded: options.preload,
+        server_ready_seconds,
         clients: options.clients,
         batch: options.batch,
         requests: batches.len(),

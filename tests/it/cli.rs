@@ -251,3 +251,59 @@ fn bench_reports_loads_and_times_every_report() {
     let output = run();
     assert!(String::from_utf8_lossy(&output.stdout).contains("reusing 3000 stored events"));
 }
+
+/// `bench ingest` posts generated batches to a real server and compares with DuckDB's own load
+/// (a smoke run: what it measures is checked, not how fast).
+#[test]
+fn bench_ingest_posts_every_batch_and_reports_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("ingest.json");
+    let output = ledger()
+        .args([
+            "bench",
+            "ingest",
+            "--events",
+            "1500",
+            "--batch",
+            "500",
+            "--clients",
+            "2",
+            "--preload",
+            "700",
+            "--format",
+            "canonical",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let result = &figures["result"];
+    assert_eq!(
+        (&result["events"], &result["preloaded"], &result["requests"]),
+        (
+            &serde_json::json!(1500),
+            &serde_json::json!(700),
+            &serde_json::json!(3)
+        )
+    );
+    for field in [
+        "events_per_second",
+        "ack_p99_ms",
+        "server_peak_rss_bytes",
+        "bytes_per_event",
+        "duckdb_events_per_second",
+        "ratio_to_duckdb",
+    ] {
+        assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
+    }
+    assert!(result["server_ready_seconds"].as_f64().unwrap() >= 0.0);
+}
