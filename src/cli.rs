@@ -1315,6 +1315,7 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
             .unwrap_or_else(|| config.data_dir.join("bench-ingest")),
         skip_duckdb: args.no_duckdb,
         server_log: args.server_log.clone(),
+        memory_limit: config.memory_limit.clone(),
     };
     println!("machine: {}", bench::machine());
     let result = bench::ingest::run(&options, |line| println!("{line}"))?;

@@ -44,6 +44,8 @@ pub struct IngestBenchOptions {
     pub skip_duckdb: bool,
     /// The server's log filter (`warn`; `llm_ledger::store=debug` shows the writer's phases).
     pub server_log: String,
+    /// DuckDB's memory limit for the server (`--memory-limit`); DuckDB's default otherwise.
+    pub memory_limit: Option<String>,
 }
 
 /// The figures of one run.
@@ -105,14 +107,17 @@ struct Server {
     base: String,
 }
 
-fn start_server(data_dir: &Path, clients: usize, log: &str) -> anyhow::Result<Server> {
+fn start_server(options: &IngestBenchOptions, data_dir: &Path) -> anyhow::Result<Server> {
     let exe = std::env::current_exe().context("finding this binary")?;
-    let mut child = Command::new(exe)
-        .arg("--data-dir")
-        .arg(data_dir)
+    let mut command = Command::new(exe);
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(limit) = &options.memory_limit {
+        command.args(["--memory-limit", limit]);
+    }
+    let mut child = command
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(["--writer-queue", &(clients * 2).max(8).to_string()])
-        .env("LEDGER_LOG", log)
+        .args(["--writer-queue", &(options.clients * 2).max(8).to_string()])
+        .env("LEDGER_LOG", &options.server_log)
         .env_remove("LEDGER_API_KEYS")
         .env_remove("LEDGER_CONFIG")
         .stdout(Stdio::piped())
@@ -314,6 +319,7 @@ pub fn run(
         let preload_started = Instant::now();
         let mut config = crate::config::Config::resolve(crate::config::RawConfig::default())?;
         config.data_dir.clone_from(&data_dir);
+        config.memory_limit.clone_from(&options.memory_limit);
         let ledger = crate::server::open_ledger(&config)?;
         // History before the timed traffic, as in a ledger that has been running: the timed
         // events land in hours the preload never touched.
@@ -340,7 +346,7 @@ pub fn run(
         ));
     }
     let starting = Instant::now();
-    let server = start_server(&data_dir, options.clients, &options.server_log)?;
+    let server = start_server(options, &data_dir)?;
     let server_ready_seconds = starting.elapsed().as_secs_f64();
     progress(&format!(
         "server:  ready in {server_ready_seconds:.1} s (the writer loads the dedupe fingerprints of what is stored)"
