@@ -907,18 +907,18 @@ mod tests {
             .collect();
         assert_eq!(counts, [(2, 0), (1, 0), (1, 1)]);
         assert_eq!(count(&conn, "SELECT count(*) FROM usage_events"), 4);
-        for rollup in ["rollup_hourly", "rollup_daily"] {
-            assert_eq!(
-                count(&conn, &format!("SELECT sum(records)::BIGINT FROM {rollup}")),
-                4
-            );
-            assert_eq!(
-                count(
-                    &conn,
-                    &format!("SELECT (sum(reported_cost_usd) * 100)::BIGINT FROM {rollup}")
-                ),
-                275
-            );
+        for (records, reported) in [
+            (
+                "SELECT sum(records)::BIGINT FROM rollup_hourly",
+                "SELECT (sum(reported_cost_usd) * 100)::BIGINT FROM rollup_hourly",
+            ),
+            (
+                "SELECT sum(records)::BIGINT FROM rollup_daily",
+                "SELECT (sum(reported_cost_usd) * 100)::BIGINT FROM rollup_daily",
+            ),
+        ] {
+            assert_eq!(count(&conn, records), 4);
+            assert_eq!(count(&conn, reported), 275);
         }
         assert_eq!(count(&conn, "SELECT sum(requests)::BIGINT FROM focus_lines"), 4);
     }
