@@ -94,7 +94,7 @@ impl PriceBook {
             for entry in entries {
                 layers.user.retain(|existing| {
                     PriceEntry::from_spec(Layer::User, existing.clone())
-                        .map(|old| old.price_id != entry.price_id)
+                        .map(|old| old.slot() != entry.slot())
                         .unwrap_or(false)
                 });
                 layers.user.push(entry.spec.clone());

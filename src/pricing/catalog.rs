@@ -64,6 +64,22 @@ pub struct RateCard {
 }
 
 impl RateCard {
+    /// How many of its components have a price.
+    pub(crate) fn priced_components(&self) -> usize {
+        [
+            self.input.is_some(),
+            self.output.is_some(),
+            self.cached_input.is_some(),
+            self.cache_write.is_some(),
+            self.cache_write_1h.is_some(),
+            self.reasoning.is_some(),
+            self.per_request.is_some(),
+        ]
+        .into_iter()
+        .filter(|priced| *priced)
+        .count()
+    }
+
     pub(crate) fn from_rates(rates: &Rates, field: &str) -> Result<RateCard, PricingError> {
         let per_token = |value: Option<rust_decimal::Decimal>, component: &str| {
             value
@@ -100,7 +116,10 @@ pub struct VariantCard {
 /// One validated catalog entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceEntry {
-    /// `<layer>:<provider>/<model>@<effective_from>`: which entry priced a record, for audit.
+    /// `<layer>:<provider>/<model>@<effective_from>#<digest of the rates>`: which entry priced a
+    /// record, for audit. The digest makes an id name one set of prices forever: a corrected
+    /// price (same slot, other rates) or a newer shipped catalog gets a new id, so a stored
+    /// `price_id` never comes to mean prices that did not price the record.
     pub price_id: String,
     pub layer: Layer,
     pub provider: Provider,
@@ -170,13 +189,14 @@ impl PriceEntry {
                 card: RateCard::from_rates(&variant.rates(), "variants.")?,
             });
         }
-        let price_id = format!(
+        let slot = format!(
             "{}:{}/{}@{}",
             layer.as_str(),
             provider,
             model,
             format_effective(spec.effective_from)
         );
+        let price_id = format!("{slot}#{}", rates_digest(&base, &variants));
         Ok(PriceEntry {
             price_id,
             layer,
@@ -191,9 +211,57 @@ impl PriceEntry {
         })
     }
 
+    /// The id without its digest: the entry's place in the catalog (layer, provider, model,
+    /// `effective_from`). A newer entry in the same slot replaces the older one.
+    pub fn slot(&self) -> &str {
+        self.price_id
+            .rsplit_once('#')
+            .map_or(self.price_id.as_str(), |(slot, _)| slot)
+    }
+
     pub fn in_force_at(&self, ts: DateTime<Utc>) -> bool {
         self.effective_from <= ts && self.effective_to.is_none_or(|to| ts < to)
     }
+}
+
+/// Eight hex digits of SHA-256 over the normalised prices of every card.
+fn rates_digest(base: &RateCard, variants: &[VariantCard]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let mut card = |label: &str, card: &RateCard| {
+        let per_token = [
+            card.input,
+            card.output,
+            card.cached_input,
+            card.cache_write,
+            card.cache_write_1h,
+            card.reasoning,
+        ];
+        let _ = write!(text, "{label}"); // Writing to a String cannot fail.
+        for price in per_token {
+            let value = price.map(|price| price.as_decimal().normalize().to_string());
+            let _ = write!(text, "|{}", value.unwrap_or_default());
+        }
+        let fee = card
+            .per_request
+            .map(|fee| fee.as_decimal().normalize().to_string());
+        let _ = writeln!(text, "|{}", fee.unwrap_or_default());
+    };
+    card("base", base);
+    for variant in variants {
+        card(
+            &format!("{}>{}", variant.service_tier.as_str(), variant.above_input_tokens),
+            &variant.card,
+        );
+    }
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..4]
+        .iter()
+        .fold(String::with_capacity(8), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 /// `YYYY-MM-DD` for midnight, the full instant otherwise.
@@ -230,6 +298,8 @@ pub struct Catalog {
     aliases: HashMap<String, Vec<usize>>,
     /// undated model_key → the dated keys that share it, newest snapshot first.
     dated: HashMap<String, Vec<String>>,
+    /// price_id → entry.
+    by_id: HashMap<String, usize>,
     contracts: Vec<super::contract::Contract>,
 }
 
@@ -301,8 +371,14 @@ impl Catalog {
                     .then_with(|| a.as_str().cmp(b.as_str()))
             });
         }
+        let by_id = entries
+            .iter()
+            .enumerate()
+            .map(|(idx, entry)| (entry.price_id.clone(), idx))
+            .collect();
         Catalog {
             entries,
+            by_id,
             exact,
             by_key,
             providers_of,
@@ -332,6 +408,12 @@ impl Catalog {
 
     pub fn entries(&self) -> impl Iterator<Item = &Arc<PriceEntry>> {
         self.entries.iter()
+    }
+
+    /// The entry with this id (ids name one set of prices: the entry prices exactly as it did
+    /// when it priced a record).
+    pub fn entry(&self, price_id: &str) -> Option<&Arc<PriceEntry>> {
+        self.by_id.get(price_id).map(|idx| &self.entries[*idx])
     }
 
     /// Returns the entry in force at `ts` among `candidates`: the latest `effective_from`, then
@@ -424,18 +506,56 @@ impl Catalog {
             }
         }
         // The provider has no price for this model: take another provider's list price for the
-        // same model (OTel's provider names the client API, not always who served the call).
-        for key in keys {
-            if let Some(providers) = self.providers_of.get(key) {
-                for other in providers.iter().filter(|other| *other != provider) {
-                    if let Some(entry) = self.key_in_force(other, key, ts) {
-                        return Some(entry);
-                    }
+        // same model (OTel's provider names the client API, not always who served the call;
+        // OpenRouter's upstream may be a first party the price map no longer lists). A host that
+        // sets its own prices (Workers AI, Groq, a self-hosted server…) never borrows: its calls
+        // are `reported` or `unpriced`, not priced at someone else's list.
+        if !may_borrow(provider, model_key) {
+            return None;
+        }
+        self.borrowed(provider, &keys, ts)
+    }
+
+    /// The best entry in force at `ts` of another provider for any of `keys`: the model's
+    /// owner before first-party labs before the big clouds before resellers, whichever key it
+    /// is under (an owner's dated snapshot beats a reseller's undated slug), then the card that
+    /// prices more components (a reseller without cache prices would bill cache reads at the
+    /// full input rate), then the earlier key and the provider's name.
+    fn borrowed(&self, provider: &Provider, keys: &[&str], ts: DateTime<Utc>) -> Option<&Arc<PriceEntry>> {
+        // (lender rank, components not priced, key position) of the best entry so far.
+        type Rank = (u8, usize, usize);
+        let mut best: Option<(Rank, &Arc<PriceEntry>)> = None;
+        for (key_idx, key) in keys.iter().enumerate() {
+            let Some(providers) = self.providers_of.get(*key) else {
+                continue;
+            };
+            for other in providers.iter().filter(|other| *other != provider) {
+                let Some(entry) = self.key_in_force(other, key, ts) else {
+                    continue;
+                };
+                let rank = (
+                    first_party_rank(other.as_str(), key),
+                    RATE_COMPONENTS - entry.base.priced_components(),
+                    key_idx,
+                );
+                // Ties keep the first found: `providers_of` is sorted by rank, then name.
+                if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
+                    best = Some((rank, entry));
                 }
             }
         }
-        None
+        best.map(|(_, entry)| entry)
     }
+}
+
+/// How many components a [`RateCard`] can price.
+const RATE_COMPONENTS: usize = 7;
+
+/// Whether a call served by `provider` may be priced with another provider's list price: yes
+/// for the model's owner, first-party labs, the big clouds and unknown providers (whose name may
+/// be the client API's, as OTel's is), never for third-party hosts with their own price lists.
+fn may_borrow(provider: &Provider, model_key: &str) -> bool {
+    matches!(provider, Provider::Unknown) || first_party_rank(provider.as_str(), model_key) < 3
 }
 
 #[cfg(test)]
@@ -466,10 +586,10 @@ mod tests {
             .unwrap(),
         ]);
         let before = catalog.resolve(&Provider::Openai, "gpt-4o", at("2026-11-23T11:59:59Z"));
-        assert_eq!(before.entry.unwrap().price_id, "catalog:openai/gpt-4o@1970-01-01");
+        assert_eq!(before.entry.unwrap().slot(), "catalog:openai/gpt-4o@1970-01-01");
         let after = catalog.resolve(&Provider::Openai, "gpt-4o", at("2026-11-23T12:00:00Z"));
         assert_eq!(
-            after.entry.unwrap().price_id,
+            after.entry.unwrap().slot(),
             "user:openai/gpt-4o@2026-11-23T12:00:00Z"
         );
     }
@@ -531,5 +651,76 @@ mod tests {
         let unknown = catalog.resolve(&Provider::SelfHosted, "acme-triage-7b", ts);
         assert!(unknown.entry.is_none());
         assert_eq!(unknown.model_key, "acme-triage-7b");
+    }
+
+    #[test]
+    fn a_borrowed_price_comes_from_the_best_lender_whatever_key_it_is_under() {
+        let mut reseller = spec("gmi", "anthropic/claude-sonnet-4", "1970-01-01", "3");
+        reseller.model_key = Some("claude-sonnet-4".to_owned());
+        let catalog = Catalog::new(vec![
+            PriceEntry::from_spec(Layer::Shipped, reseller).unwrap(),
+            PriceEntry::from_spec(
+                Layer::Shipped,
+                spec(
+                    "bedrock",
+                    "anthropic.claude-sonnet-4-20250514-v1:0",
+                    "1970-01-01",
+                    "3",
+                ),
+            )
+            .unwrap(),
+            PriceEntry::from_spec(
+                Layer::Shipped,
+                spec("bedrock", "meta.llama3-1-8b-instruct-v1:0", "1970-01-01", "0.22"),
+            )
+            .unwrap(),
+        ]);
+        let ts = at("2026-11-23");
+        // OpenRouter's slug, served by Anthropic, which the price map no longer lists: the big
+        // cloud's dated snapshot beats the reseller's undated slug.
+        let slug = catalog.resolve(&Provider::Anthropic, "anthropic/claude-sonnet-4", ts);
+        assert_eq!(
+            slug.entry.unwrap().slot(),
+            "catalog:bedrock/anthropic.claude-sonnet-4-20250514-v1:0@1970-01-01"
+        );
+        assert_eq!(slug.model_key, "claude-sonnet-4-20250514");
+        // A host with its own price list never borrows another's.
+        let hosted = catalog.resolve(
+            &Provider::normalize("workers_ai"),
+            "@cf/meta/llama-3.1-8b-instruct",
+            ts,
+        );
+        assert!(
+            hosted.entry.is_none(),
+            "{:?}",
+            hosted.entry.map(|entry| entry.price_id.clone())
+        );
+    }
+
+    #[test]
+    fn a_price_id_names_one_set_of_prices() {
+        let entry = |input: &str, note: Option<&str>| {
+            let mut spec = spec("openai", "gpt-4o", "2026-11-01", input);
+            spec.note = note.map(str::to_owned);
+            PriceEntry::from_spec(Layer::User, spec).unwrap()
+        };
+        let first = entry("2.5", None);
+        assert!(first.price_id.starts_with("user:openai/gpt-4o@2026-11-01#"));
+        assert_eq!(first.price_id.len(), "user:openai/gpt-4o@2026-11-01#".len() + 8);
+        // The same prices, written differently or with another note: the same id.
+        assert_eq!(entry("2.50", Some("corrected note")).price_id, first.price_id);
+        // Corrected prices in the same slot: a new id, the same slot.
+        let corrected = entry("2.4", None);
+        assert_ne!(corrected.price_id, first.price_id);
+        assert_eq!(corrected.slot(), first.slot());
+        // The later entry of a slot replaces the earlier one in the catalog; the old id is gone.
+        let catalog = crate::pricing::build_catalog(
+            vec![(Layer::User, vec![first.spec.clone(), corrected.spec.clone()])],
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(catalog.len(), 1);
+        assert!(catalog.entry(&first.price_id).is_none());
+        assert!(catalog.entry(&corrected.price_id).is_some());
     }
 }

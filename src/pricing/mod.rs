@@ -222,6 +222,40 @@ pub fn quote(catalog: &Catalog, query: &PriceQuery<'_>) -> Quote {
     Quote { model_key, cost }
 }
 
+/// Prices a call again with the entry and contract that priced it before (by their ids), to
+/// recover the lines of a stored cost; `None` when either is no longer in the catalog or does
+/// not give the stored amounts (`usd`, `list_usd`) exactly.
+pub fn requote(
+    catalog: &Catalog,
+    query: &PriceQuery<'_>,
+    price_id: &str,
+    contract_id: Option<&str>,
+    stored: (Usd, Usd),
+) -> Option<Cost> {
+    let entry = catalog.entry(price_id)?;
+    let contract = match contract_id {
+        None => None,
+        Some(id) => Some(
+            catalog
+                .contracts()
+                .iter()
+                .find(|contract| contract.contract_id == id)?,
+        ),
+    };
+    let priced = cost::price_lines(entry, query, contract.map(|contract| &contract.terms)).ok()?;
+    let (usd, list_usd) = stored;
+    let exact = priced.contracted.to_stored_scale() == usd && priced.list.to_stored_scale() == list_usd;
+    exact.then(|| Cost::Catalog {
+        usd: priced.contracted,
+        list_usd: priced.list,
+        price_id: entry.price_id.clone(),
+        contract_id: contract.map(|contract| contract.contract_id.clone()),
+        lines: priced.lines,
+        cache_savings: priced.cache_savings,
+        cache_hit_savings: priced.cache_hit_savings,
+    })
+}
+
 /// Prices one record.
 pub fn price(catalog: &Catalog, record: UsageRecord) -> PricedRecord {
     let Quote { model_key, cost } = quote(catalog, &PriceQuery::of(&record));
@@ -266,12 +300,24 @@ pub fn build_catalog(
     layers: Vec<(Layer, Vec<PriceSpec>)>,
     contracts: Vec<(Layer, Vec<ContractSpec>)>,
 ) -> Result<Arc<Catalog>, PricingError> {
-    let mut entries = Vec::new();
+    let mut entries: Vec<PriceEntry> = Vec::new();
     for (layer, specs) in layers {
         for spec in specs {
             entries.push(PriceEntry::from_spec(layer, spec)?);
         }
     }
+    // A later entry in the same slot (a corrected price) replaces the earlier one; the earlier
+    // one keeps its own id in storage, so records it priced stay auditable.
+    let mut last_of_slot: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (idx, entry) in entries.iter().enumerate() {
+        last_of_slot.insert(entry.slot().to_owned(), idx);
+    }
+    let entries: Vec<PriceEntry> = entries
+        .into_iter()
+        .enumerate()
+        .filter(|(idx, entry)| last_of_slot.get(entry.slot()) == Some(idx))
+        .map(|(_, entry)| entry)
+        .collect();
     let mut validated = Vec::new();
     for (layer, specs) in contracts {
         for spec in specs {

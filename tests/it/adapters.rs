@@ -256,11 +256,86 @@ fn every_sample_file_imports() {
     );
     // Kong's entry without an AI block and OpenRouter's error body are the only refusals; the
     // LiteLLM spend rows and three OpenRouter response bodies repeat calls already imported.
-    assert!(stdout.contains("rejected 2"), "{stdout}");
-    assert!(stdout.contains("duplicates 10"), "{stdout}");
+    let counts = summary_counts(&stdout);
+    assert_eq!(counts["rejected"], 2, "{stdout}");
+    assert_eq!(counts["duplicates"], 10, "{stdout}");
+    assert_eq!(counts["accepted"] + 12, counts["received"], "{stdout}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("skipped") && stderr.contains("README.md"),
         "{stderr}"
+    );
+    // The directory itself imports the same (read recursively, other files left out).
+    let again = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
+        .env("LEDGER_LOG", "warn")
+        .arg("--data-dir")
+        .arg(again.path())
+        .args(["import", "--quiet"])
+        .arg(sample(""))
+        .output()
+        .unwrap();
+    let from_dir = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{from_dir}");
+    assert_eq!(summary_counts(&from_dir), counts, "{from_dir}");
+}
+
+/// `received N · accepted N · duplicates N · rejected N` of an import summary.
+fn summary_counts(stdout: &str) -> BTreeMap<String, u64> {
+    let line = stdout
+        .lines()
+        .find(|line| line.contains("received ") && line.contains(" · accepted "))
+        .unwrap_or_else(|| panic!("no summary line: {stdout}"));
+    line.split('(')
+        .next()
+        .unwrap()
+        .split('·')
+        .map(|part| {
+            let (name, count) = part.trim().split_once(' ').unwrap();
+            (name.to_owned(), count.trim().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Issue 4: the same model through four gateways (LiteLLM's dated id, OpenRouter's
+/// `anthropic/claude-sonnet-4` slug, Bedrock's regional profile, Helicone's mixed names) is one
+/// `model` row of the spend report, priced from the catalog every time.
+#[test]
+fn one_model_through_four_gateways_is_one_report_row() {
+    let app = TestApp::spawn();
+    for fixture in [
+        "litellm/sample.ndjson",
+        "openrouter/sample.ndjson",
+        "bedrock/sample.ndjson",
+        "helicone/sample.ndjson",
+    ] {
+        let (status, body) = app.ingest("", fixture_bytes(fixture));
+        assert_eq!(status, 200, "{fixture}: {body}");
+    }
+    let report = app.spend("from=2026-11-01&to=2026-12-01&group_by=model,source&order=group");
+    let rows = report["rows"].as_array().unwrap();
+    let sources: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|row| row["model"] == "claude-sonnet-4-20250514")
+        .map(|row| row["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources.into_iter().collect::<Vec<_>>(),
+        ["bedrock", "helicone", "litellm", "openrouter"],
+        "{report}"
+    );
+    assert!(
+        rows.iter().all(|row| row["model"] != "claude-sonnet-4"),
+        "an undated slug kept its own row: {report}"
+    );
+    let sonnet: Vec<&Value> = rows
+        .iter()
+        .filter(|row| row["model"] == "claude-sonnet-4-20250514")
+        .collect();
+    assert!(
+        sonnet
+            .iter()
+            .all(|row| row["unpriced_requests"] == 0 && row["cost_usd"].is_string()),
+        "{sonnet:?}"
     );
 }

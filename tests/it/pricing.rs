@@ -100,7 +100,10 @@ fn every_component_and_tier_is_priced_exactly() {
         let got = rows[id]["cost_usd"].as_str().unwrap();
         assert_eq!(dec(got), dec(want), "{id}: {got}");
         assert_eq!(rows[id]["cost_source"], "catalog");
-        assert_eq!(rows[id]["price_id"], "user:openai/ledger-test-model@2026-01-01");
+        assert_eq!(
+            slot_of(&rows[id]["price_id"]),
+            "user:openai/ledger-test-model@2026-01-01"
+        );
     }
 }
 
@@ -203,7 +206,7 @@ fn repricing_applies_new_prices_once_and_is_idempotent() {
     assert_eq!(rows["r-morning"]["cost_source"], "unpriced");
     assert_eq!(rows["r-noon"]["cost_usd"], "0.050000000000");
     assert_eq!(
-        rows["r-noon"]["price_id"],
+        slot_of(&rows["r-noon"]["price_id"]),
         "user:self_hosted/acme-triage-7b@2026-11-23T12:00:00Z"
     );
     assert_eq!(rows["r-evening"]["cost_usd"], "0.050000000000");
@@ -272,7 +275,7 @@ fn importing_the_shared_price_map_adds_only_what_changed() {
     let (_, outcome) = post(edited.clone());
     assert_eq!(outcome["added"], 1, "{outcome}");
     assert_eq!(
-        outcome["prices"][0]["price_id"],
+        slot_of(&outcome["prices"][0]["price_id"]),
         "user:openai/gpt-4o-mini@2026-12-01"
     );
     assert_eq!(outcome["prices"][0]["input_per_mtok"], "0.12");

@@ -362,3 +362,19 @@ pub fn assert_rows_match(expected_file: &str, actual: &[Value]) {
         }
     }
 }
+
+/// The slot of a price id (`layer:provider/model@effective_from`), after checking that the id
+/// ends in the eight hex digits of its rates digest.
+pub fn slot_of(price_id: &Value) -> &str {
+    let text = price_id
+        .as_str()
+        .unwrap_or_else(|| panic!("not a price id: {price_id}"));
+    let (slot, digest) = text
+        .rsplit_once('#')
+        .unwrap_or_else(|| panic!("no rates digest: {text}"));
+    assert!(
+        digest.len() == 8 && digest.bytes().all(|byte| byte.is_ascii_hexdigit()),
+        "{text}"
+    );
+    slot
+}
