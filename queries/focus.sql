@@ -4,8 +4,12 @@
 -- (or requests for per-call fees) and unit prices are per token, so
 -- ListCost = ListUnitPrice × PricingQuantity and ContractedCost = ContractedUnitPrice ×
 -- PricingQuantity hold exactly. Re-pricing appears as separate rows with ChargeClass
--- 'Correction' (reversing the old amount, adding the new lines) billed in the month of the
--- re-price. Unpriced calls are rows of cost 0 with x_UnpricedRequests > 0, never hidden.
+-- 'Correction' (reversing the old lines, adding the new ones, so that quantities per meter
+-- net out) billed in the month of the re-price. Calls without priced lines (reported cost,
+-- unpriced, response-cache hits) are Requests rows at their amount per request; unpriced calls
+-- are rows of cost 0 with x_UnpricedRequests > 0, never hidden. A correction whose old lines
+-- could not be priced again (the entry that priced them is gone) reverses the amount only, with
+-- null quantity and unit prices.
 --
 -- Parameters:
 --   $from, $to                  TIMESTAMP  charge days in [from, to), UTC
@@ -67,7 +71,9 @@ SELECT
     CASE WHEN l.source = 'openrouter' THEN 'OpenRouter' ELSE coalesce(p.provider_name, l.provider) END
         AS InvoiceIssuerName,
     l.list_cost_usd AS ListCost,
-    l.quantity AS PricingQuantity,
+    -- A correction that reverses an amount it cannot split into priced lines has no quantity.
+    CASE WHEN l.list_unit_price IS NULL AND l.charge_class = 'Correction' THEN NULL ELSE l.quantity END
+        AS PricingQuantity,
     CASE WHEN l.meter = 'Requests' THEN 'Requests' ELSE 'Tokens' END AS PricingUnit,
     coalesce(p.provider_name, l.provider) AS ProviderName,
     CASE
@@ -90,7 +96,8 @@ SELECT
     coalesce(p.service_name, l.provider) AS ServiceName,
     'Usage-Based' AS ChargeFrequency,
     'Generative AI' AS ServiceSubcategory,
-    l.quantity AS ConsumedQuantity,
+    CASE WHEN l.list_unit_price IS NULL AND l.charge_class = 'Correction' THEN NULL ELSE l.quantity END
+        AS ConsumedQuantity,
     CASE WHEN l.meter = 'Requests' THEN 'Requests' ELSE 'Tokens' END AS ConsumedUnit,
     l.contracted_unit_price AS ContractedUnitPrice,
     l.list_unit_price AS ListUnitPrice,

@@ -1,6 +1,8 @@
--- unpriced: models nobody has a price for — how many calls and tokens they carry, what the
--- gateways said they cost, and when they were first and last seen. These calls are never counted
--- as $0; add a price (POST /v1/prices) and re-price (POST /v1/admin/reprice) to account them.
+-- unpriced: models the catalog has no price for — how many calls and tokens they carry, what the
+-- gateways said they cost, and when they were first and last seen. `cost_source` says how they
+-- are counted: `unpriced` (no cost at all, never $0) or `reported` (the gateway's own figure,
+-- unchecked). Add a price (POST /v1/prices) and re-price (POST /v1/admin/reprice) to account them
+-- from the catalog.
 --
 -- Parameters:
 --   $from, $to                 TIMESTAMP    half-open range [from, to), UTC
@@ -10,13 +12,14 @@
 --   $f_tag1_key … $f_tag3_key  VARCHAR      tag key to filter on, or NULL
 --   $f_tag1_values …           VARCHAR[]    its allowed values
 --
--- Result columns: provider, model (model_key), source, gateway_models (the gateways' own model
+-- Result columns: provider, model (model_key), source, cost_source, gateway_models (the gateways' own model
 --   strings, comma-separated), requests, records, input_tokens, output_tokens,
 --   reported_cost_usd, first_seen, last_seen
 SELECT
     provider,
     model_key AS model,
     source,
+    cost_source,
     string_agg(DISTINCT model, ', ' ORDER BY model) AS gateway_models,
     sum(request_count)::BIGINT AS requests,
     count(*)::BIGINT AS records,
@@ -26,7 +29,7 @@ SELECT
     min(ts) AS first_seen,
     max(ts) AS last_seen
 FROM usage_events
-WHERE cost_source = 'unpriced'
+WHERE cost_source IN ('unpriced', 'reported')
       AND ts >= $from::TIMESTAMP
       AND ts < $to::TIMESTAMP
       AND ($f_team::VARCHAR[] IS NULL OR list_contains($f_team::VARCHAR[], team))
@@ -43,5 +46,5 @@ WHERE cost_source = 'unpriced'
       AND ($f_tag1_key::VARCHAR IS NULL OR list_contains($f_tag1_values::VARCHAR[], tags[$f_tag1_key::VARCHAR]))
       AND ($f_tag2_key::VARCHAR IS NULL OR list_contains($f_tag2_values::VARCHAR[], tags[$f_tag2_key::VARCHAR]))
       AND ($f_tag3_key::VARCHAR IS NULL OR list_contains($f_tag3_values::VARCHAR[], tags[$f_tag3_key::VARCHAR]))
-GROUP BY provider, model_key, source
-ORDER BY requests DESC, provider, model
+GROUP BY provider, model_key, source, cost_source
+ORDER BY cost_source DESC, requests DESC, provider, model

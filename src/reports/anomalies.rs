@@ -7,7 +7,8 @@
 //! least `min_change` (relative, default 0.5) and by at least `threshold` standard deviations
 //! (default 3; any departure when the baseline never varied); error rates likewise, on days with
 //! at least 20 requests and a rise of at least 5 percentage points. The drivers of a spend
-//! anomaly are the models and API keys whose spend rose most over their own baseline that day.
+//! anomaly are the models and API keys whose spend rose most over their own baseline that day;
+//! those of an error-rate anomaly, the ones whose failed calls rose most.
 //! polars computes the rolling baselines over the zero-filled daily series.
 
 use std::collections::HashMap;
@@ -304,15 +305,19 @@ pub fn run(conn: &Connection, params: &CommonParams, detector: Detector) -> Resu
         }
     }
 
-    let drivers = if flags.iter().any(|flag| flag.metric == "spend") {
-        let mut found = driver_index(conn, &params, Dimension::Model, window, &groups)?;
-        for (key, mut more) in driver_index(conn, &params, Dimension::ApiKey, window, &groups)? {
+    // The drivers of each kind of anomaly: the models and keys whose spend (or failed calls)
+    // rose most over their own baseline that day.
+    let mut drivers: HashMap<&'static str, Drivers> = HashMap::new();
+    for (metric, column) in [("spend", "spend"), ("error_rate", "errors")] {
+        if !flags.iter().any(|flag| flag.metric == metric) {
+            continue;
+        }
+        let mut found = driver_index(conn, &params, Dimension::Model, window, &groups, column)?;
+        for (key, mut more) in driver_index(conn, &params, Dimension::ApiKey, window, &groups, column)? {
             found.entry(key).or_default().append(&mut more);
         }
-        found
-    } else {
-        HashMap::new()
-    };
+        drivers.insert(metric, found);
+    }
 
     let text_of = |name: &str, row: usize| -> Result<Option<String>, ReportError> {
         Ok(match scored.column(name)?.get(row)? {
@@ -356,11 +361,12 @@ pub fn run(conn: &Connection, params: &CommonParams, detector: Detector) -> Resu
         } else {
             None
         });
-        driver_text.push(if flag.metric == "spend" {
-            drivers.get(&key).map(|list| describe(list))
-        } else {
-            None
-        });
+        driver_text.push(
+            drivers
+                .get(flag.metric)
+                .and_then(|found| found.get(&key))
+                .map(|list| describe(list, flag.metric == "spend")),
+        );
     }
     let mut frame_columns: Vec<Column> = vec![Column::new("day".into(), day)];
     for (name, values) in columns {
@@ -409,6 +415,7 @@ fn driver_index(
     dimension: Dimension,
     window: usize,
     groups: &[String],
+    metric: &str,
 ) -> Result<Drivers, ReportError> {
     let (series, mut keys) = daily_series(conn, params, Some(dimension.clone()), window)?;
     let label = dimension.label();
@@ -417,8 +424,8 @@ fn driver_index(
     with_dimension.push(label.clone());
     let scored = series
         .lazy()
-        .with_column(baseline("spend", &with_dimension, window, Expr::rolling_mean).alias("baseline"))
-        .with_column((col("spend") - col("baseline").fill_null(lit(0.0))).alias("rise"))
+        .with_column(baseline(metric, &with_dimension, window, Expr::rolling_mean).alias("baseline"))
+        .with_column((col(metric) - col("baseline").fill_null(lit(0.0))).alias("rise"))
         .filter(col("rise").gt(lit(0.0)))
         .collect()?;
     let mut index: Drivers = HashMap::new();
@@ -457,10 +464,17 @@ fn driver_index(
     Ok(index)
 }
 
-fn describe(drivers: &[(String, f64)]) -> String {
+/// `model=gpt-4o (+12.500000000000)` for spend; `model=gpt-4o (+37.5 errors)` for errors.
+fn describe(drivers: &[(String, f64)], spend: bool) -> String {
     drivers
         .iter()
-        .map(|(name, rise)| format!("{name} (+{})", money(*rise)))
+        .map(|(name, rise)| {
+            if spend {
+                format!("{name} (+{})", money(*rise))
+            } else {
+                format!("{name} (+{:.1} errors)", rise)
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -1,5 +1,6 @@
-//! `unpriced`: the models nobody has a price for, with their calls, tokens, reported cost and
-//! first/last seen. SQL: `queries/unpriced.sql`.
+//! `unpriced`: the models the catalog has no price for (calls `unpriced`, or counted at the
+//! gateway's `reported` cost), with their calls, tokens, reported cost and first/last seen.
+//! SQL: `queries/unpriced.sql`.
 
 use duckdb::Connection;
 use polars::prelude::{DataType, TimeUnit};
@@ -29,6 +30,10 @@ pub struct UnpricedRow {
     /// The normalised model (`model_key`).
     pub model: String,
     pub source: String,
+    /// `unpriced` (no cost, listed instead of $0) or `reported` (counted at the gateway's own
+    /// figure, which the catalog cannot check).
+    #[schema(example = "unpriced")]
+    pub cost_source: String,
     /// The gateways' own model strings for it, comma-separated.
     pub gateway_models: String,
     /// Calls (sum of `request_count`).
@@ -60,10 +65,11 @@ pub struct UnpricedTotals {
 }
 
 fn empty_schema() -> Vec<(&'static str, DataType)> {
-    let mut schema: Vec<(&'static str, DataType)> = ["provider", "model", "source", "gateway_models"]
-        .into_iter()
-        .map(|name| (name, DataType::String))
-        .collect();
+    let mut schema: Vec<(&'static str, DataType)> =
+        ["provider", "model", "source", "cost_source", "gateway_models"]
+            .into_iter()
+            .map(|name| (name, DataType::String))
+            .collect();
     for name in ["requests", "records", "input_tokens", "output_tokens"] {
         schema.push((name, DataType::Int64));
     }

@@ -184,28 +184,24 @@ impl LineLedger {
         };
         let lines: &[CostLine] = cost.lines();
         if lines.is_empty() {
-            // Reported, unpriced or a response-cache hit: one amount-only line per call.
-            let amount = cost.usd().map_or(Decimal::ZERO, Usd::as_decimal);
-            let list = cost.list_usd().map_or(Decimal::ZERO, Usd::as_decimal);
-            let unpriced = if matches!(cost, Cost::Unpriced) {
-                signed(owner.request_count, 1)
-            } else {
-                0
-            };
-            let key = LineLedger::key(owner, class, billing_month, cost, Meter::Requests.as_str());
-            self.add(
-                key,
-                LineSums {
-                    quantity: signed(owner.request_count, 1),
-                    requests,
-                    list_cost: list,
-                    contracted_cost: amount,
-                    unpriced_requests: unpriced,
-                },
-            );
+            self.add_amount_only(owner, cost, class, billing_month, 1, requests);
             return;
         }
-        for (idx, line) in lines.iter().enumerate() {
+        self.add_lines(owner, cost, class, billing_month, 1, requests);
+    }
+
+    /// Adds each priced line of `cost`, its quantity and amounts times `sign`.
+    fn add_lines(
+        &mut self,
+        owner: &LineOwner,
+        cost: &Cost,
+        class: ChargeClass,
+        billing_month: DateTime<Utc>,
+        sign: i64,
+        requests: i64,
+    ) {
+        let sign_of = Decimal::from(sign);
+        for (idx, line) in cost.lines().iter().enumerate() {
             let mut key = LineLedger::key(owner, class, billing_month, cost, line.meter.as_str());
             key.above_input_tokens = line.above_input_tokens;
             key.list_unit_price = Some(line.list_unit_price.normalize());
@@ -213,48 +209,93 @@ impl LineLedger {
             self.add(
                 key,
                 LineSums {
-                    quantity: signed(line.quantity, 1),
+                    quantity: signed(line.quantity, sign),
                     requests: if idx == 0 { requests } else { 0 },
-                    list_cost: line.list_cost().unwrap_or_default(),
-                    contracted_cost: line.contracted_cost().unwrap_or_default(),
+                    list_cost: line.list_cost().unwrap_or_default() * sign_of,
+                    contracted_cost: line.contracted_cost().unwrap_or_default() * sign_of,
                     unpriced_requests: 0,
                 },
             );
         }
     }
 
+    /// Adds a call without priced lines (reported, unpriced, a response-cache hit) as one
+    /// line of `request_count` requests at its amount per request (0 when unpriced), so that
+    /// ListCost = ListUnitPrice × PricingQuantity holds; when the amount does not divide
+    /// exactly by the requests the unit prices stay empty.
+    fn add_amount_only(
+        &mut self,
+        owner: &LineOwner,
+        cost: &Cost,
+        class: ChargeClass,
+        billing_month: DateTime<Utc>,
+        sign: i64,
+        requests: i64,
+    ) {
+        let sign_of = Decimal::from(sign);
+        let amount = cost.usd().map_or(Decimal::ZERO, Usd::as_decimal);
+        let list = cost.list_usd().map_or(Decimal::ZERO, Usd::as_decimal);
+        let unpriced = if matches!(cost, Cost::Unpriced) {
+            signed(owner.request_count, sign)
+        } else {
+            0
+        };
+        let mut key = LineLedger::key(owner, class, billing_month, cost, Meter::Requests.as_str());
+        let count = Decimal::from(owner.request_count);
+        let per_request = |total: Decimal| {
+            (owner.request_count > 0)
+                .then(|| total.checked_div(count))
+                .flatten()
+                .filter(|unit| unit.checked_mul(count) == Some(total))
+                .map(|unit| unit.normalize())
+        };
+        if let (Some(list_unit), Some(contracted_unit)) = (per_request(list), per_request(amount)) {
+            key.list_unit_price = Some(list_unit);
+            key.contracted_unit_price = Some(contracted_unit);
+        }
+        self.add(
+            key,
+            LineSums {
+                quantity: signed(owner.request_count, sign),
+                requests,
+                list_cost: list * sign_of,
+                contracted_cost: amount * sign_of,
+                unpriced_requests: unpriced,
+            },
+        );
+    }
+
     /// Adds the correction that reverses what a call was billed before a re-price: its old
-    /// amounts, negated, on one amount-only line.
+    /// lines with quantities and amounts negated. A catalog cost whose lines could not be
+    /// priced again (`lines_known` false) is reversed as one amount-only line without quantity
+    /// or unit prices (FOCUS allows both to be null on a correction).
     pub fn reverse_call(
         &mut self,
         owner: &LineOwner,
         old: &Cost,
-        old_cost: Option<Decimal>,
-        old_list_cost: Option<Decimal>,
+        lines_known: bool,
         billing_month: DateTime<Utc>,
     ) {
-        let key = LineLedger::key(
-            owner,
-            ChargeClass::Correction,
-            billing_month,
-            old,
-            Meter::Requests.as_str(),
-        );
-        let unpriced = if matches!(old, Cost::Unpriced) {
-            signed(owner.request_count, -1)
-        } else {
-            0
-        };
-        self.add(
-            key,
-            LineSums {
-                quantity: 0,
-                requests: 0,
-                list_cost: -old_list_cost.unwrap_or_default(),
-                contracted_cost: -old_cost.unwrap_or_default(),
-                unpriced_requests: unpriced,
-            },
-        );
+        let class = ChargeClass::Correction;
+        match old {
+            Cost::Catalog { .. } if !lines_known => {
+                let key = LineLedger::key(owner, class, billing_month, old, Meter::Requests.as_str());
+                self.add(
+                    key,
+                    LineSums {
+                        quantity: 0,
+                        requests: 0,
+                        list_cost: -old.list_usd().map_or(Decimal::ZERO, Usd::as_decimal),
+                        contracted_cost: -old.usd().map_or(Decimal::ZERO, Usd::as_decimal),
+                        unpriced_requests: 0,
+                    },
+                );
+            }
+            Cost::Catalog { lines, .. } if !lines.is_empty() => {
+                self.add_lines(owner, old, class, billing_month, -1, 0);
+            }
+            _ => self.add_amount_only(owner, old, class, billing_month, -1, 0),
+        }
     }
 
     /// The month usage of `ts` is billed in.

@@ -40,6 +40,8 @@ pub struct RepriceOutcome {
     pub changed: u64,
     /// Events that had no price and now have one.
     pub newly_priced: u64,
+    /// Events counted at the gateway's reported cost that now have a catalog price.
+    pub newly_catalog_priced: u64,
     /// Events that had a price and now have none.
     pub newly_unpriced: u64,
     /// New minus old booked cost over the changed events (unpriced counts as 0), exact decimal.
@@ -75,21 +77,42 @@ struct Stored {
 }
 
 impl Stored {
-    /// The event's stored price, as a [`Cost`] (without lines: they were not stored).
-    fn old_cost(&self) -> Cost {
+    /// The event's stored price as a [`Cost`]. Its lines were not stored: they are priced
+    /// again with the entry and contract named by the stored ids when those still give the
+    /// stored amounts exactly (ids name one set of prices), and are empty otherwise.
+    /// Returns the cost and whether its lines are known.
+    fn old_cost(&self, catalog: &Catalog, query: &PriceQuery<'_>) -> (Cost, bool) {
         let usd = |amount: Option<Decimal>| Usd::signed(amount.unwrap_or_default());
         match self.cost_source.as_str() {
-            "catalog" => Cost::Catalog {
-                usd: usd(self.cost),
-                list_usd: usd(self.list_cost),
-                price_id: self.price_id.clone().unwrap_or_default(),
-                contract_id: self.contract_id.clone(),
-                lines: Vec::new(),
-                cache_savings: usd(self.cache_savings),
-                cache_hit_savings: usd(self.cache_hit_savings),
-            },
-            "reported" => Cost::Reported { usd: usd(self.cost) },
-            _ => Cost::Unpriced,
+            "catalog" => self
+                .price_id
+                .as_deref()
+                .and_then(|price_id| {
+                    crate::pricing::requote(
+                        catalog,
+                        query,
+                        price_id,
+                        self.contract_id.as_deref(),
+                        (usd(self.cost), usd(self.list_cost)),
+                    )
+                })
+                .map(|cost| (cost, true))
+                .unwrap_or_else(|| {
+                    (
+                        Cost::Catalog {
+                            usd: usd(self.cost),
+                            list_usd: usd(self.list_cost),
+                            price_id: self.price_id.clone().unwrap_or_default(),
+                            contract_id: self.contract_id.clone(),
+                            lines: Vec::new(),
+                            cache_savings: usd(self.cache_savings),
+                            cache_hit_savings: usd(self.cache_hit_savings),
+                        },
+                        false,
+                    )
+                }),
+            "reported" => (Cost::Reported { usd: usd(self.cost) }, true),
+            _ => (Cost::Unpriced, true),
         }
     }
 
@@ -244,11 +267,11 @@ pub fn reprice(
                 continue;
             }
             outcome.changed += 1;
+            let (old_cost, lines_known) = event.old_cost(catalog, &query);
             lines.reverse_call(
                 &event.owner(&event.model_key),
-                &event.old_cost(),
-                event.cost,
-                event.list_cost,
+                &old_cost,
+                lines_known,
                 billing_month,
             );
             lines.add_call(
@@ -261,6 +284,8 @@ pub fn reprice(
             let is_unpriced = matches!(new.cost, Cost::Unpriced);
             outcome.newly_priced += u64::from(was_unpriced && !is_unpriced);
             outcome.newly_unpriced += u64::from(!was_unpriced && is_unpriced);
+            outcome.newly_catalog_priced +=
+                u64::from(event.cost_source == "reported" && matches!(new.cost, Cost::Catalog { .. }));
             cost_delta +=
                 new.cost.usd().map_or(Decimal::ZERO, Usd::as_decimal) - event.cost.unwrap_or_default();
             list_delta += new.cost.list_usd().map_or(Decimal::ZERO, Usd::as_decimal)

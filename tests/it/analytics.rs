@@ -241,9 +241,72 @@ fn focus_rows_are_validator_clean() {
     let app = TestApp::spawn();
     app.ingest("", std::fs::read(sample("canonical.ndjson")).unwrap());
     app.ingest("", std::fs::read(sample("litellm.ndjson")).unwrap());
+    let before = report(&app, "focus", "from=2026-11-01&to=2026-12-01");
+    let tokens_before = quantities_by_meter(before["rows"].as_array().unwrap());
+    let reprice = |model: Option<&str>| {
+        let (status, repriced) = post_json(
+            &app,
+            "/v1/admin/reprice",
+            &json!({"from": "2026-11-01", "to": "2026-12-01", "model": model}),
+        );
+        assert_eq!(status, 200, "{repriced}");
+        assert!(repriced["changed"].as_u64().unwrap() > 0, "{repriced}");
+        repriced
+    };
+    // A corrected price for a priced model, then a re-price: correction rows reverse the old
+    // lines and add the new ones, so the quantities per meter are what they were.
+    let corrected = json!({"provider": "openai", "model": "gpt-4o-mini-2024-07-18", "effective_from": "2026-01-01",
+        "input_per_mtok": "0.2", "output_per_mtok": "0.8", "cached_input_per_mtok": "0.1"});
+    assert_eq!(post_json(&app, "/v1/prices", &corrected).0, 201);
+    reprice(Some("gpt-4o-mini-2024-07-18"));
+    let after_correction = report(&app, "focus", "from=2026-11-01&to=2026-12-01");
+    assert_eq!(
+        quantities_by_meter(after_correction["rows"].as_array().unwrap()),
+        tokens_before
+    );
+    // A first price for the unpriced model: its calls leave the Requests meter for the token
+    // meters.
+    let unpriced_calls: Vec<Value> = app
+        .exported()
+        .into_iter()
+        .filter(|row| row["model_key"] == "acme-triage-7b" && row["cost_source"] != "catalog")
+        .collect();
+    assert!(!unpriced_calls.is_empty());
+    let first = json!({"provider": "self_hosted", "model": "acme-triage-7b", "effective_from": "2026-01-01",
+        "input_per_mtok": "0.07", "output_per_mtok": "0.21"});
+    assert_eq!(post_json(&app, "/v1/prices", &first).0, 201);
+    let repriced = reprice(None);
+    // Unpriced calls, and calls counted at the gateway's reported cost, now priced.
+    assert_eq!(
+        repriced["newly_priced"].as_u64().unwrap() + repriced["newly_catalog_priced"].as_u64().unwrap(),
+        unpriced_calls.len() as u64,
+        "{repriced}"
+    );
+    assert!(
+        repriced["newly_catalog_priced"].as_u64().unwrap() > 0,
+        "{repriced}"
+    );
     let focus = report(&app, "focus", "from=2026-11-01&to=2026-12-01");
     let rows = focus["rows"].as_array().unwrap();
-    assert!(!rows.is_empty());
+    assert!(rows.iter().any(|row| row["ChargeClass"] == "Correction"));
+    let mut expected = tokens_before.clone();
+    let tokens = |name: &str| -> i64 { unpriced_calls.iter().map(|row| row[name].as_i64().unwrap()).sum() };
+    *expected.get_mut("Requests").unwrap() -= unpriced_calls.len() as i64;
+    *expected.entry("Input Tokens".to_owned()).or_default() +=
+        tokens("input_tokens") - tokens("cached_input_tokens") - tokens("cache_write_tokens");
+    *expected.entry("Output Tokens".to_owned()).or_default() +=
+        tokens("output_tokens") - tokens("reasoning_tokens");
+    assert_eq!(quantities_by_meter(rows), expected);
+    // The billed cost equals the events' cost after the re-price.
+    let spend = report(&app, "spend", "from=2026-11-01&to=2026-12-01");
+    // (Lines keep 18 decimals, events 12: they agree to within a rounding per event.)
+    let billed: Decimal = rows.iter().map(|row| dec(&row["BilledCost"])).sum();
+    let difference = (billed - dec(&spend["totals"]["cost_usd"])).abs();
+    assert!(
+        difference < Decimal::new(1, 9),
+        "{billed} vs {}",
+        spend["totals"]["cost_usd"]
+    );
     let mandatory = [
         "BilledCost",
         "BillingAccountId",
@@ -274,17 +337,36 @@ fn focus_rows_are_validator_clean() {
         for cost in ["BilledCost", "ContractedCost", "EffectiveCost", "ListCost"] {
             assert!(row[cost].is_string(), "{cost} must be a non-null decimal: {row}");
         }
-        assert_eq!(
-            row["BillingPeriodStart"], "2026-11-01T00:00:00Z",
-            "billing period = the month"
-        );
-        assert_eq!(row["BillingPeriodEnd"], "2026-12-01T00:00:00Z");
+        let correction = row["ChargeClass"] == "Correction";
+        // Usage is billed in its month; a correction in the month it was made.
+        let billing_month = if correction {
+            chrono::Utc::now().format("%Y-%m-01T00:00:00Z").to_string()
+        } else {
+            "2026-11-01T00:00:00Z".to_owned()
+        };
+        assert_eq!(row["BillingPeriodStart"], billing_month.as_str(), "{row}");
+        assert!(row["BillingPeriodEnd"].as_str().unwrap() > billing_month.as_str());
         assert_eq!(row["ChargeCategory"], "Usage");
         assert_eq!(row["ServiceCategory"], "AI and Machine Learning");
-        assert!(row["ChargeClass"].is_null() || row["ChargeClass"] == "Correction");
+        assert!(row["ChargeClass"].is_null() || correction);
         assert!(["Tokens", "Requests"].contains(&row["PricingUnit"].as_str().unwrap()));
-        let quantity = Decimal::from(row["PricingQuantity"].as_i64().unwrap());
-        if !row["ListUnitPrice"].is_null() {
+        if !correction {
+            // Usage rows: quantities and unit prices are never null.
+            for column in [
+                "PricingQuantity",
+                "ConsumedQuantity",
+                "ListUnitPrice",
+                "ContractedUnitPrice",
+            ] {
+                assert!(!row[column].is_null(), "{column} is null: {row}");
+            }
+        }
+        if row["ListUnitPrice"].is_null() {
+            assert!(row["PricingQuantity"].is_null(), "{row}");
+            assert!(row["ContractedUnitPrice"].is_null(), "{row}");
+        } else {
+            let quantity = Decimal::from(row["PricingQuantity"].as_i64().unwrap());
+            assert_eq!(row["PricingQuantity"], row["ConsumedQuantity"], "{row}");
             assert_eq!(
                 dec(&row["ListUnitPrice"]) * quantity,
                 dec(&row["ListCost"]),
@@ -304,11 +386,27 @@ fn focus_rows_are_validator_clean() {
             );
         }
     }
-    // Unpriced usage is visible, not silently zero.
+    // Unpriced usage stays visible, not silently zero, and its correction says it was priced.
     assert!(
         rows.iter()
             .any(|row| row["x_UnpricedRequests"].as_i64().unwrap() > 0 && row["x_CostSource"] == "unpriced")
     );
+    let unpriced: i64 = rows
+        .iter()
+        .map(|row| row["x_UnpricedRequests"].as_i64().unwrap())
+        .sum();
+    assert_eq!(unpriced, 0, "every unpriced call was priced by the re-price");
+}
+
+/// Sum of `PricingQuantity` per SKU meter (null quantities count 0).
+fn quantities_by_meter(rows: &[Value]) -> BTreeMap<String, i64> {
+    let mut sums = BTreeMap::new();
+    for row in rows {
+        *sums
+            .entry(row["SkuMeter"].as_str().unwrap().to_owned())
+            .or_insert(0) += row["PricingQuantity"].as_i64().unwrap_or(0);
+    }
+    sums
 }
 
 /// Exact percentile with linear interpolation, as quantile_cont computes it.
@@ -551,4 +649,51 @@ fn a_spend_spike_is_an_anomaly_with_its_driver() {
         drivers.contains("api_key=key_batch_job (+25.000000000000)"),
         "{drivers}"
     );
+}
+
+/// A day whose error rate jumps is an anomaly, with the model and key whose failures rose.
+#[test]
+fn an_error_rate_jump_is_an_anomaly_with_its_driver() {
+    let app = TestApp::spawn();
+    unit_price(&app, "steady-model", "1", "0");
+    let mut lines = Vec::new();
+    let mut call = |id: String, day: u32, model: &str, key: &str, status: u16| {
+        lines.push(
+            json!({"event_id": id, "ts": format!("2026-11-{day:02}T12:00:00Z"), "team": "search",
+            "provider": "openai", "model": model, "api_key_id": key, "input_tokens": 10,
+            "output_tokens": 0, "status_code": status})
+            .to_string(),
+        );
+    };
+    for day in 1..=20u32 {
+        // 40 calls a day, one or two of them failing.
+        for n in 0..40u32 {
+            let status = if n < 1 + day % 2 { 500 } else { 200 };
+            call(format!("c-{day}-{n}"), day, "steady-model", "key_web", status);
+        }
+    }
+    // Day 20: 30 failing calls of a flaky model through the batch key.
+    for n in 0..30u32 {
+        call(format!("f-{n}"), 20, "flaky-model", "key_batch", 503);
+    }
+    app.ingest("", lines.join("\n").into_bytes());
+    let body = report(
+        &app,
+        "anomalies",
+        "from=2026-11-15&to=2026-11-21&baseline_days=10",
+    );
+    let rows = body["rows"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|row| row["metric"] == "error_rate")
+        .unwrap_or_else(|| panic!("no error-rate anomaly: {body}"));
+    assert_eq!(row["day"], "2026-11-20T00:00:00Z");
+    // 30 + 1 failures among 70 calls.
+    assert_eq!(row["value"], format!("{:.6}", 31.0 / 70.0));
+    let drivers = row["drivers"].as_str().unwrap();
+    assert!(
+        drivers.starts_with("model=flaky-model (+30.0 errors)"),
+        "{drivers}"
+    );
+    assert!(drivers.contains("api_key=key_batch (+30.0 errors)"), "{drivers}");
 }
