@@ -62,6 +62,9 @@ pub struct RawConfig {
     pub sql_max_rows: Option<usize>,
     /// Ad-hoc SQL queries that may run at once before `503 sql_busy` (`2`).
     pub sql_max_concurrent: Option<usize>,
+    /// Memory (and spilled temporary storage) one ad-hoc SQL query may add to the database
+    /// instance before it is stopped (`1GiB`).
+    pub sql_memory_limit: Option<String>,
 }
 
 impl RawConfig {
@@ -98,6 +101,7 @@ impl RawConfig {
             sql_timeout: higher.sql_timeout.or(self.sql_timeout),
             sql_max_rows: higher.sql_max_rows.or(self.sql_max_rows),
             sql_max_concurrent: higher.sql_max_concurrent.or(self.sql_max_concurrent),
+            sql_memory_limit: higher.sql_memory_limit.or(self.sql_memory_limit),
         }
     }
 }
@@ -152,6 +156,8 @@ pub struct SqlLimits {
     pub timeout: Duration,
     pub max_rows: usize,
     pub max_concurrent: usize,
+    /// Growth of the instance's memory and temporary storage past which a query is stopped.
+    pub max_memory_bytes: u64,
 }
 
 /// The validated settings.
@@ -177,6 +183,7 @@ pub struct Config {
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./data";
 const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+const DEFAULT_SQL_MEMORY: u64 = 1024 * 1024 * 1024;
 
 impl Config {
     /// Validates merged settings.
@@ -223,19 +230,29 @@ impl Config {
                 reason: error.to_string(),
             }
         })?;
-        let sql = SqlLimits {
-            timeout: match raw.sql_timeout.as_deref() {
-                None => Duration::from_secs(30),
-                Some(text) => parse_duration(text)
-                    .filter(|limit| !limit.is_zero())
-                    .ok_or_else(|| ConfigError::Invalid {
-                        key: "sql_timeout",
-                        reason: format!("expected a duration such as `30s`, got `{text}`"),
+        let sql =
+            SqlLimits {
+                timeout: match raw.sql_timeout.as_deref() {
+                    None => Duration::from_secs(30),
+                    Some(text) => parse_duration(text)
+                        .filter(|limit| !limit.is_zero())
+                        .ok_or_else(|| ConfigError::Invalid {
+                            key: "sql_timeout",
+                            reason: format!("expected a duration such as `30s`, got `{text}`"),
+                        })?,
+                },
+                max_rows: at_least_one("sql_max_rows", raw.sql_max_rows.unwrap_or(100_000))?,
+                max_concurrent: at_least_one("sql_max_concurrent", raw.sql_max_concurrent.unwrap_or(2))?,
+                max_memory_bytes: match raw.sql_memory_limit.as_deref() {
+                    None => DEFAULT_SQL_MEMORY,
+                    Some(text) => parse_byte_size(text).filter(|limit| *limit > 0).ok_or_else(|| {
+                        ConfigError::Invalid {
+                            key: "sql_memory_limit",
+                            reason: format!("expected a size such as `1GiB`, got `{text}`"),
+                        }
                     })?,
-            },
-            max_rows: at_least_one("sql_max_rows", raw.sql_max_rows.unwrap_or(100_000))?,
-            max_concurrent: at_least_one("sql_max_concurrent", raw.sql_max_concurrent.unwrap_or(2))?,
-        };
+                },
+            };
         Ok(Config {
             bind,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),

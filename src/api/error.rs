@@ -56,6 +56,8 @@ pub enum ApiError {
     QueryTimeout { timeout_ms: u64 },
     #[error("{limit} ad-hoc SQL queries are already running; retry shortly")]
     SqlBusy { limit: usize },
+    #[error("the query needed more than {limit_bytes} bytes of memory and was stopped")]
+    QueryMemoryLimit { limit_bytes: u64 },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{reason}")]
@@ -88,6 +90,7 @@ impl ApiError {
             ApiError::SqlInvalid(_) => (StatusCode::BAD_REQUEST, "sql_invalid"),
             ApiError::QueryTimeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "query_timeout"),
             ApiError::SqlBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sql_busy"),
+            ApiError::QueryMemoryLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "query_memory_limit"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -104,6 +107,7 @@ impl ApiError {
             }
             ApiError::QueryTimeout { timeout_ms } => serde_json::json!({ "timeout_ms": timeout_ms }),
             ApiError::SqlBusy { limit } => serde_json::json!({ "max_concurrent": limit }),
+            ApiError::QueryMemoryLimit { limit_bytes } => serde_json::json!({ "limit_bytes": limit_bytes }),
             _ => Json::Null,
         }
     }
@@ -128,6 +132,7 @@ impl ApiError {
         "sql_invalid",
         "query_timeout",
         "sql_busy",
+        "query_memory_limit",
         "unauthorized",
         "forbidden",
         "internal",
@@ -257,6 +262,7 @@ impl From<SqlError> for ApiError {
                 timeout_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
             },
             SqlError::Busy { limit } => ApiError::SqlBusy { limit },
+            SqlError::MemoryLimit { limit_bytes } => ApiError::QueryMemoryLimit { limit_bytes },
             other
             @ (SqlError::Output(_) | SqlError::Unsafe(_) | SqlError::Db { .. } | SqlError::Store(_)) => {
                 ApiError::Internal(error_chain(&other))

@@ -16,7 +16,7 @@ use crate::sql::{SqlDocument, SqlFormat};
 #[serde(deny_unknown_fields)]
 pub struct SqlRequest {
     /// Exactly one read-only statement: SELECT (also WITH …, FROM …, VALUES …), DESCRIBE,
-    /// SUMMARIZE or EXPLAIN, over the views `events`, `rollup_hourly`, `focus_lines`, `prices`,
+    /// SUMMARIZE or EXPLAIN, over the views `events`, `rollup_hourly`, `rollup_daily`, `focus_lines`, `prices`,
     /// `contracts`, `budgets`.
     #[schema(
         example = "SELECT team, sum(cost_usd) AS cost_usd FROM events GROUP BY team ORDER BY cost_usd DESC"
@@ -81,6 +81,7 @@ fn format_of(request: &HttpRequest, body: &SqlRequest) -> Result<SqlFormat, ApiE
                 (Vec<u8> = "application/vnd.apache.parquet"))),
         (status = 400, description = "DuckDB cannot parse, bind or run the statement (`sql_invalid`, with its message); a bad field (`invalid_parameter`, `invalid_json`)", body = ErrorBody),
         (status = 403, description = "The statement does something the sandbox does not allow (`sql_not_allowed`); `details` has `construct` and `reason`", body = ErrorBody),
+        (status = 422, description = "The query made the database hold more memory than `sql_memory_limit` allows and was stopped (`query_memory_limit`); `details` has `limit_bytes`", body = ErrorBody),
         (status = 503, description = "As many queries as allowed are running (`sql_busy`); retry after `Retry-After` seconds", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 504, description = "The query ran past its time limit and was stopped (`query_timeout`); `details` has `timeout_ms`", body = ErrorBody),

@@ -14,7 +14,7 @@ use llm_ledger::sql::{Sandbox, SqlFormat};
 #[derive(Args, Debug)]
 pub(super) struct QueryArgs {
     /// One read-only statement (SELECT, WITH, FROM, VALUES, DESCRIBE, SUMMARIZE, EXPLAIN) over
-    /// the views events, rollup_hourly, focus_lines, prices, contracts, budgets.
+    /// the views events, rollup_hourly, rollup_daily, focus_lines, prices, contracts, budgets.
     sql: String,
     /// table (default), json, csv, arrow (Arrow IPC stream) or parquet.
     #[arg(long, default_value = "table")]

@@ -44,7 +44,7 @@ use crate::store::{Readers, StoreError};
 use policy::Policy;
 use result::Shape;
 use session::{Scope, Sessions};
-use watchdog::Watchdog;
+use watchdog::{Fired, MemoryProbe, Watchdog};
 
 /// The longest SQL text accepted.
 pub const MAX_SQL_BYTES: usize = 1024 * 1024;
@@ -61,6 +61,9 @@ pub enum SqlError {
     /// The query ran past its time limit and was interrupted.
     #[error("the query ran longer than {} ms and was stopped", .limit.as_millis())]
     Timeout { limit: Duration },
+    /// The database instance's memory grew past the query's cap while it ran; it was stopped.
+    #[error("the query needed more than {limit_bytes} bytes of memory and was stopped")]
+    MemoryLimit { limit_bytes: u64 },
     /// Every concurrent slot is taken.
     #[error("{limit} ad-hoc queries are already running; retry shortly")]
     Busy { limit: usize },
@@ -105,6 +108,7 @@ pub struct Admission {
 /// The SQL sandbox of one database instance.
 pub struct Sandbox {
     sessions: Sessions,
+    memory: MemoryProbe,
     policy: Policy,
     limits: SqlLimits,
     slots: Arc<Semaphore>,
@@ -122,6 +126,10 @@ impl Sandbox {
             conn.try_clone()
                 .map_err(StoreError::db("opening the sandbox connection"))
         })?;
+        let memory = readers.with_conn(|conn| {
+            conn.try_clone()
+                .map_err(StoreError::db("opening the sandbox's memory probe"))
+        })?;
         session::lock_down(&template)?;
         let sessions = Sessions::new(template, limits.max_concurrent);
         let probe = sessions.checkout(Scope::All)?;
@@ -129,6 +137,7 @@ impl Sandbox {
         sessions.checkin(Scope::All, probe);
         Ok(Sandbox {
             sessions,
+            memory: MemoryProbe::new(memory),
             policy: Policy::new(names),
             limits,
             slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
@@ -170,21 +179,37 @@ impl Sandbox {
         let _ = admission; // Held by the caller for as long as the query and its encoding last.
         let started = Instant::now();
         let statement = Statement::split(sql)?;
+        if team_scope.is_some() && statement.explain {
+            // A plan's row estimates come from whole-table statistics, not from the team's rows.
+            return Err(SqlError::NotAllowed {
+                construct: "`EXPLAIN`".to_owned(),
+                reason: "a team-scoped key may not see plans: their estimates describe every team's rows"
+                    .to_owned(),
+            });
+        }
         let scope = if team_scope.is_some() {
             Scope::Team
         } else {
             Scope::All
         };
         let conn = self.sessions.checkout(scope)?;
-        let watchdog = Watchdog::start(conn.interrupt_handle(), limits.timeout)?;
+        let watchdog = Watchdog::start(
+            conn.interrupt_handle(),
+            limits.timeout,
+            Some((self.memory.clone(), self.limits.max_memory_bytes)),
+        )?;
         let outcome = self.query(&conn, &statement, limits, team_scope, &watchdog);
-        let fired = watchdog.stop();
-        if fired {
+        if let Some(fired) = watchdog.stop() {
             // The connection may carry the interrupt into its next statement; it is dropped
             // (which rolls its transaction back) rather than reused.
             drop(conn);
-            return Err(SqlError::Timeout {
-                limit: limits.timeout,
+            return Err(match fired {
+                Fired::Time => SqlError::Timeout {
+                    limit: limits.timeout,
+                },
+                Fired::Memory => SqlError::MemoryLimit {
+                    limit_bytes: self.limits.max_memory_bytes,
+                },
             });
         }
         match session::roll_back(&conn) {
@@ -219,7 +244,7 @@ impl Sandbox {
         let mut row_count = 0;
         let mut truncated = false;
         for batch in stream {
-            if watchdog.fired() {
+            if watchdog.fired().is_some() {
                 break;
             }
             let batch = batch.map_err(duckdb_error)?;
@@ -251,6 +276,8 @@ impl Sandbox {
 /// query and runs `EXPLAIN` followed by exactly the text that was checked.
 struct Statement<'a> {
     checked: &'a str,
+    /// `EXPLAIN <query>`: `run` is the plan of `checked`.
+    explain: bool,
     run: String,
     first_keyword: Option<&'a str>,
 }
@@ -281,12 +308,14 @@ impl Statement<'_> {
                 // exactly that text makes an EXPLAIN of it and nothing else.
                 Ok(Statement {
                     checked: rest,
+                    explain: true,
                     run: format!("EXPLAIN {rest}"),
                     first_keyword: next,
                 })
             }
             first => Ok(Statement {
                 checked: sql,
+                explain: false,
                 run: sql.to_owned(),
                 first_keyword: first.map(|(word, _)| word),
             }),

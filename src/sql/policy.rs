@@ -52,6 +52,10 @@ pub const DENIED_FUNCTIONS: &[(&str, &str)] = &[
     ("pg_sleep", "it only holds a connection"),
     ("write_log", "it writes to the server's log"),
     (
+        "stats",
+        "it reads the statistics of whole tables, not of the rows the query may see",
+    ),
+    (
         "json_serialize_plan",
         "it plans SQL given as a string, which cannot be checked",
     ),

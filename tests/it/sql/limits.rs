@@ -68,7 +68,7 @@ fn a_runaway_query_blocks_nothing_and_times_out() {
             let started = Instant::now();
             let response = client
                 .post(format!("{base}/v1/sql"))
-                .json(&json!({"sql": "SELECT count(*) FROM range(1000000000) a, range(1000000000) b", "timeout_ms": 6000}))
+                .json(&json!({"sql": "SELECT sum(i % 7) FROM range(1000000000000000) t(i)", "timeout_ms": 6000}))
                 .send()
                 .unwrap();
             let status = response.status().as_u16();
@@ -120,4 +120,50 @@ fn a_runaway_query_blocks_nothing_and_times_out() {
     );
     // The slot and the connection are free again.
     assert_eq!(rows(&app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
+}
+
+/// A query that holds more memory than `sql_memory_limit` allows is stopped with
+/// `422 query_memory_limit`, ingest goes on meanwhile, and the sandbox works afterwards.
+#[test]
+fn a_memory_hungry_query_is_stopped_at_its_cap() {
+    let app = sample_app(&["--sql-memory-limit", "64MiB", "--sql-timeout", "120s"]);
+    // Fifty million groups in a hash table: far more than 64 MiB, and nothing to return early.
+    let (status, body) = sql(
+        &app,
+        json!({"sql": "SELECT i % 50000000 AS k, count(*) AS n FROM range(100000000) t(i) GROUP BY k ORDER BY n DESC LIMIT 1"}),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("query_memory_limit")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"]["limit_bytes"].as_u64(),
+        Some(64 * 1024 * 1024)
+    );
+    let (status, body) = app.ingest(
+        "",
+        canonical("after-memory", "2026-11-24T12:00:00Z", "gpt-4o-mini", 10, 5).into_bytes(),
+    );
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(1)), "{body}");
+    // Small queries stay well under the cap.
+    assert_eq!(rows(&app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
+}
+
+/// Without `timeout_ms` a query gets the server's own time limit.
+#[test]
+fn the_server_time_limit_applies_when_the_request_names_none() {
+    let app = TestApp::spawn_with(&["--sql-timeout", "2s"], &[]);
+    let started = Instant::now();
+    let (status, body) = sql(
+        &app,
+        json!({"sql": "SELECT sum(i % 7) FROM range(1000000000000000) t(i)"}),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("query_timeout")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["timeout_ms"].as_u64(), Some(2000));
+    assert!(started.elapsed() < Duration::from_secs(60));
 }

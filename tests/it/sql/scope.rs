@@ -68,6 +68,12 @@ fn a_team_scope_sees_only_its_team() {
         "SELECT getvariable('ledger_team_scope')",
         "SET VARIABLE ledger_team_scope = 'growth'",
         "SELECT * FROM query_table('usage_events')",
+        // Whole-table statistics and plan estimates describe every team's rows.
+        "SELECT stats(project) FROM events",
+        "SELECT stats(cost_usd) AS s FROM events",
+        "EXPLAIN SELECT * FROM events WHERE project = 'x'",
+        "SELECT * FROM duckdb_tables()",
+        "SELECT * FROM information_schema.tables",
     ] {
         assert!(
             matches!(run(escape, Some("search")), Err(SqlError::NotAllowed { .. })),
@@ -75,4 +81,10 @@ fn a_team_scope_sees_only_its_team() {
         );
     }
     assert_eq!(teams("events", Some("search")), [json!("search")]);
+    // Unscoped, EXPLAIN is allowed; stats() is refused for everyone.
+    run("EXPLAIN SELECT * FROM events", None).unwrap();
+    assert!(matches!(
+        run("SELECT stats(team) FROM events", None),
+        Err(SqlError::NotAllowed { .. })
+    ));
 }
