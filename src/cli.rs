@@ -279,6 +279,10 @@ struct ServeArgs {
     /// Ad-hoc SQL queries that may run at once [default: 2].
     #[arg(long, env = "LEDGER_SQL_MAX_CONCURRENT")]
     sql_max_concurrent: Option<usize>,
+    /// Memory and spilled storage one ad-hoc SQL query may add before it is stopped
+    /// [default: 1GiB].
+    #[arg(long, env = "LEDGER_SQL_MEMORY_LIMIT")]
+    sql_memory_limit: Option<String>,
     /// API keys as ROLE[@TEAM]=KEY, comma-separated (KEY: `sha256:<hex>` or the secret; see
     /// `llm-ledger keys new`) [default: none, open access on loopback only].
     #[arg(long, env = "LEDGER_API_KEYS", value_delimiter = ',', hide_env_values = true)]
@@ -640,6 +644,7 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         sql_timeout: serve.and_then(|args| args.sql_timeout.clone()),
         sql_max_rows: serve.and_then(|args| args.sql_max_rows),
         sql_max_concurrent: serve.and_then(|args| args.sql_max_concurrent),
+        sql_memory_limit: serve.and_then(|args| args.sql_memory_limit.clone()),
         api_keys: serve.and_then(|args| args.api_keys.clone()),
         insecure: serve.and_then(|args| args.insecure.then_some(true)),
     };
@@ -691,6 +696,37 @@ struct Chunk {
     line_offset: usize,
 }
 
+/// The files to import: each named file, and the data files under each named directory
+/// (recursively, in name order; other files there are left out silently), so that a log tree
+/// such as Bedrock's `AWSLogs/…/YYYY/MM/DD/HH/` imports without shell globbing.
+fn expand_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the directory {}", dir.display()))?
+            .map(|entry| entry.map(|entry| entry.path()))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading the directory {}", dir.display()))?;
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if is_data_file(&path) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
 fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let choice = FormatChoice::parse(&args.format).with_context(|| {
         format!(
@@ -699,8 +735,8 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             llm_ledger::ingest::format_names().join(", ")
         )
     })?;
-    let total_bytes: u64 = args
-        .files
+    let files = expand_inputs(&args.files)?;
+    let total_bytes: u64 = files
         .iter()
         .map(|path| std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0))
         .sum();
@@ -721,7 +757,7 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         Some(_) => None,
         None => Some(server::open_ledger(config)?),
     };
-    for path in &args.files {
+    for path in &files {
         if !is_data_file(path) {
             // `suspend`, not `println`: a hidden bar (`--quiet`, or no terminal) prints nothing.
             progress.suspend(|| {

@@ -59,7 +59,11 @@ pub async fn import_prices(
     payload: web::Payload,
     _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::read_body(payload, state.limits.max_body_bytes).await?;
+    let body = super::with_timeout(
+        state.request_timeout,
+        super::read_body(payload, state.limits.max_body_bytes),
+    )
+    .await?;
     let effective_from = match query.effective_from.as_deref() {
         None => Utc::now(),
         Some(text) => parse_instant(text).ok_or_else(|| ApiError::InvalidParameter {
@@ -131,6 +135,15 @@ pub async fn list_contracts(state: web::Data<AppState>, caller: ReadKey) -> Http
     HttpResponse::Ok().json(listings)
 }
 
+/// One contract or a list of them (OpenAPI shape of the request body, as sent).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ContractsBody {
+    Many(Vec<ContractSpec>),
+    One(Box<ContractSpec>),
+}
+
 /// Add contracts.
 ///
 /// A contract gives a discount (`discount_percent`) or its own rates for calls of a provider,
@@ -138,7 +151,7 @@ pub async fn list_contracts(state: web::Data<AppState>, caller: ReadKey) -> Http
 /// cost (`list_cost_usd`) and their contracted cost (`cost_usd`). New contracts apply to records
 /// ingested from now on; re-price to apply them to stored records.
 #[utoipa::path(post, path = "/v1/contracts", tag = "prices",
-    request_body(content = Vec<ContractSpec>, description = "One contract or a list"),
+    request_body(content = ContractsBody, description = "One contract or a list"),
     responses(
         (status = 201, description = "Stored", body = Vec<ContractListing>),
         (status = 422, description = "Invalid contract (`invalid_price`)", body = ErrorBody)))]
@@ -147,7 +160,11 @@ pub async fn add_contracts(
     payload: web::Payload,
     _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::read_body(payload, state.limits.max_body_bytes).await?;
+    let body = super::with_timeout(
+        state.request_timeout,
+        super::read_body(payload, state.limits.max_body_bytes),
+    )
+    .await?;
     let invalid = |error: serde_json::Error| ApiError::InvalidPrice(error.to_string());
     let is_list = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let specs: Vec<ContractSpec> = if is_list {

@@ -82,7 +82,11 @@ pub async fn put_budget(
     payload: web::Payload,
     _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::read_body(payload, state.limits.max_body_bytes).await?;
+    let body = super::with_timeout(
+        state.request_timeout,
+        super::read_body(payload, state.limits.max_body_bytes),
+    )
+    .await?;
     let spec: BudgetSpec = serde_json::from_slice(&body).map_err(|error| ApiError::InvalidParameter {
         parameter: "body".to_owned(),
         reason: error.to_string(),

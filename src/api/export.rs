@@ -87,17 +87,30 @@ impl ExportQuery {
 
 /// Forwards written bytes to the response body in chunks of [`CHUNK_BYTES`]; a closed
 /// response (the client went away) is a `BrokenPipe` error, which stops the export.
+/// A client that takes no bytes for `stall_limit` (the request time limit) is treated as gone:
+/// a stalled reader must not hold a read connection and its snapshot forever.
 struct ChannelWriter {
     sender: mpsc::Sender<Result<web::Bytes, ApiError>>,
     buffer: Vec<u8>,
+    runtime: tokio::runtime::Handle,
+    stall_limit: std::time::Duration,
 }
 
 impl ChannelWriter {
     fn send(&mut self) -> std::io::Result<()> {
         let chunk = std::mem::take(&mut self.buffer);
-        self.sender
-            .blocking_send(Ok(web::Bytes::from(chunk)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+        // This runs on a blocking thread, where waiting on the runtime is allowed.
+        self.runtime
+            .block_on(
+                self.sender
+                    .send_timeout(Ok(web::Bytes::from(chunk)), self.stall_limit),
+            )
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the client went away or stopped reading",
+                )
+            })
     }
 }
 
@@ -155,10 +168,14 @@ pub async fn export(
     let team_scope: Option<String> = caller.team_scope().map(str::to_owned);
     let (sender, receiver) = mpsc::channel::<Result<web::Bytes, ApiError>>(4);
     let readers = state.readers.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let stall_limit = state.request_timeout;
     tokio::task::spawn_blocking(move || {
         let mut out = ChannelWriter {
             sender: sender.clone(),
             buffer: Vec::with_capacity(CHUNK_BYTES),
+            runtime,
+            stall_limit,
         };
         let result = readers.with_conn(|conn| {
             write_events(

@@ -49,6 +49,7 @@ use crate::pricing::spec;
         prices::PriceListing,
         prices::PricesAdded,
         prices::PricesBody,
+        admin::ContractsBody,
         health::Health,
         admin::ImportOutcome,
         admin::ContractListing,

@@ -116,8 +116,10 @@ pub async fn list_prices(
     }))
 }
 
-/// One spec or a list of them (OpenAPI shape of the request body).
-#[derive(Debug, utoipa::ToSchema)]
+/// One spec or a list of them (OpenAPI shape of the request body: either JSON value as it is,
+/// no wrapping object).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)]
 pub enum PricesBody {
     Many(Vec<PriceSpec>),
@@ -148,7 +150,11 @@ pub async fn add_prices(
     payload: web::Payload,
     _caller: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::read_body(payload, state.limits.max_body_bytes).await?;
+    let body = super::with_timeout(
+        state.request_timeout,
+        super::read_body(payload, state.limits.max_body_bytes),
+    )
+    .await?;
     let invalid = |error: serde_json::Error| ApiError::InvalidPrice(error.to_string());
     let is_list = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let specs: Vec<PriceSpec> = if is_list {

@@ -39,7 +39,7 @@ enum OtlpEncoding {
         content_type = "application/x-protobuf"),
     responses(
         (status = 200, description = "ExportTraceServiceResponse; `partialSuccess.rejectedSpans` counts GenAI spans that were refused", body = Object),
-        (status = 400, description = "The body is not an OTLP trace request (`invalid_json`, `bad_encoding`)", body = ErrorBody),
+        (status = 400, description = "The body is not an OTLP trace request (`invalid_json`, `bad_encoding`). Errors of a protobuf request have a protobuf `google.rpc.Status` body (code, message), as OTLP/HTTP asks; of a JSON request, the ledger's error body", body = ErrorBody),
         (status = 413, description = "Body over the size cap (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Unsupported content type or encoding", body = ErrorBody),
         (status = 503, description = "The writer queue is full (`writer_busy`); retry after `Retry-After`", body = ErrorBody),
@@ -49,6 +49,65 @@ pub async fn traces(
     request: HttpRequest,
     payload: web::Payload,
     _caller: IngestKey,
+) -> HttpResponse {
+    let protobuf = request
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| {
+            let value = value.to_ascii_lowercase();
+            value.starts_with("application/x-protobuf") || value.starts_with("application/protobuf")
+        });
+    match receive(state, request, payload).await {
+        Ok(response) => response,
+        // OTLP/HTTP: a protobuf exporter gets a `google.rpc.Status` it can decode.
+        Err(error) if protobuf => rpc_status_response(&error),
+        Err(error) => actix_web::ResponseError::error_response(&error),
+    }
+}
+
+/// `google.rpc.Status` (code, message), the body of an OTLP/HTTP error in protobuf. The
+/// OpenTelemetry proto crate carries no HTTP form of it; these two fields are the whole of
+/// what an exporter reads.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// The ledger's error as an OTLP/HTTP protobuf error: same status and headers (`Retry-After`
+/// on 503), a `google.rpc.Status` body with the gRPC code for the status and the message.
+fn rpc_status_response(error: &ApiError) -> HttpResponse {
+    let json = actix_web::ResponseError::error_response(error);
+    let status = json.status();
+    let code = match status.as_u16() {
+        400 | 413 | 415 => 3, // INVALID_ARGUMENT
+        401 => 16,            // UNAUTHENTICATED
+        403 => 7,             // PERMISSION_DENIED
+        429 | 503 => 14,      // UNAVAILABLE: the exporter retries
+        504 => 4,             // DEADLINE_EXCEEDED
+        _ => 13,              // INTERNAL
+    };
+    let message = match error {
+        ApiError::Internal(_) => "internal error; the server log has the details".to_owned(),
+        other => other.to_string(),
+    };
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/x-protobuf");
+    for (name, value) in json.headers() {
+        if name != actix_web::http::header::CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+            response.insert_header((name.clone(), value.clone()));
+        }
+    }
+    response.body(RpcStatus { code, message }.encode_to_vec())
+}
+
+async fn receive(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let content_type = request
         .headers()
@@ -79,7 +138,13 @@ pub async fn traces(
         let prepared = web::block(move || -> Result<_, ApiError> {
             let decoded = body::decode(encoding, raw, limit)?;
             let json = match otlp {
-                OtlpEncoding::Json => decoded,
+                OtlpEncoding::Json => {
+                    // A body that is not JSON at all is a bad request, not a rejected span.
+                    serde_json::from_slice::<serde::de::IgnoredAny>(&decoded).map_err(|error| {
+                        ApiError::InvalidJson(format!("not an OTLP/JSON ExportTraceServiceRequest: {error}"))
+                    })?;
+                    decoded
+                }
                 OtlpEncoding::Protobuf => {
                     let message = ExportTraceServiceRequest::decode(decoded.as_slice()).map_err(|error| {
                         ApiError::InvalidJson(format!("not an OTLP ExportTraceServiceRequest: {error}"))

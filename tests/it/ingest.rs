@@ -192,18 +192,15 @@ fn mixed_formats_are_refused_record_by_record() {
         fixture_bytes("bad/mixed_formats.json"),
         &[("content-type", "application/json")],
     );
-    // Until the LiteLLM adapter exists the first record decides nothing we know (issue 4).
-    if status == 200 {
-        assert_eq!(body["format"], "litellm");
-        assert_eq!(counts(&body), (3, 1, 0, 2), "{body}");
-        for error in body["errors"].as_array().unwrap() {
-            assert_eq!(error["code"], "format_mismatch");
-            assert!(error["line"].is_null());
-        }
-    } else {
-        assert_eq!(status, 400, "{body}");
-        assert_eq!(body["error"]["code"], "unknown_format");
+    // The first record decides the body's format; records of another are refused one by one.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["format"], "litellm");
+    assert_eq!(counts(&body), (3, 1, 0, 2), "{body}");
+    for error in body["errors"].as_array().unwrap() {
+        assert_eq!(error["code"], "format_mismatch");
+        assert!(error["line"].is_null());
     }
+    assert_eq!(app.exported().len(), 1);
 }
 
 #[test]
