@@ -24,7 +24,13 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let timing = Timing::from_instants(ts, end, streamed.then_some(first_chunk).flatten(), None)?;
 
     let provider_name = text_field(obj, "custom_llm_provider", LIMITS.provider)?;
-    let model = match text_at(obj.path(&["response", "model"]), "response.model", LIMITS.model)? {
+    // The response is read for three fields: open it once (a redacted or non-object response
+    // simply has none of them).
+    let response = obj
+        .present("response")
+        .and_then(Obj::from_raw)
+        .unwrap_or_default();
+    let model = match text_at(response.present("model"), "response.model", LIMITS.model)? {
         Some(served) => served,
         None => first_text(
             &[
@@ -43,7 +49,7 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let model_requested = requested_model(obj, model_group.as_deref(), provider_name.as_deref(), &model)?;
 
     let sources = usage_sources(&[
-        (obj.path(&["response", "usage"]), "response.usage"),
+        (response.present("usage"), "response.usage"),
         (metadata.present("usage_object"), "metadata.usage_object"),
         (
             obj.path(&["hidden_params", "usage_object"]),
@@ -73,7 +79,7 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let attempt_group = text_field(obj, "trace_id", LIMITS.short_text)?;
     // OpenAI answers which tier served the call (`default`, `flex`, `priority`); it selects the
     // catalog's tier prices. An unknown name is priced at the standard rate.
-    let service_tier = json::string_at(obj.path(&["response", "service_tier"]))
+    let service_tier = json::string_at(response.present("service_tier"))
         .or_else(|| json::string_at(obj.path(&["model_parameters", "service_tier"])))
         .and_then(|name| ServiceTier::parse(&name))
         .unwrap_or_default();

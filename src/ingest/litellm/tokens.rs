@@ -2,6 +2,8 @@
 //! blocks a record carries, in order. In: the record and its usage blocks; out: a
 //! [`TokenUsage`] whose errors name the native path of the offending count.
 
+use std::cell::RefCell;
+
 use serde_json::value::RawValue;
 
 use crate::ingest::common::{at_native, sum_test};
@@ -13,6 +15,29 @@ use crate::model::{TokenCounts, TokenUsage};
 pub(super) struct UsageSource<'a> {
     path: &'static str,
     usage: Obj<'a>,
+    /// Its nested detail objects (`prompt_tokens_details`, …), each opened once: every count
+    /// looked up in them would otherwise parse them again.
+    nested: RefCell<Vec<(&'static str, Option<Obj<'a>>)>>,
+}
+
+impl<'a> UsageSource<'a> {
+    /// The value at `path` inside the usage block, or `None` when any step is absent, null or
+    /// not an object.
+    fn lookup(&self, path: &[&'static str]) -> Option<&'a RawValue> {
+        let (first, rest) = path.split_first()?;
+        if rest.is_empty() {
+            return self.usage.present(first);
+        }
+        let mut nested = self.nested.borrow_mut();
+        let idx = match nested.iter().position(|(name, _)| name == first) {
+            Some(idx) => idx,
+            None => {
+                nested.push((first, self.usage.present(first).and_then(Obj::from_raw)));
+                nested.len() - 1
+            }
+        };
+        nested[idx].1.as_ref()?.path(rest)
+    }
 }
 
 pub(super) fn usage_sources<'a>(candidates: &[(Option<&'a RawValue>, &'static str)]) -> Vec<UsageSource<'a>> {
@@ -21,7 +46,11 @@ pub(super) fn usage_sources<'a>(candidates: &[(Option<&'a RawValue>, &'static st
         .iter()
         .filter_map(|(raw, path)| {
             let usage = Obj::from_raw((*raw)?)?;
-            Some(UsageSource { path, usage })
+            Some(UsageSource {
+                path,
+                usage,
+                nested: RefCell::new(Vec::new()),
+            })
         })
         .collect()
 }
@@ -33,10 +62,13 @@ struct Count {
 }
 
 /// Reads the first count found, source by source and then alternative by alternative.
-fn detail(sources: &[UsageSource<'_>], alternatives: &[&[&str]]) -> Result<Option<Count>, FieldError> {
+fn detail(
+    sources: &[UsageSource<'_>],
+    alternatives: &[&[&'static str]],
+) -> Result<Option<Count>, FieldError> {
     for source in sources {
         for path in alternatives {
-            let Some(raw) = source.usage.path(path) else {
+            let Some(raw) = source.lookup(path) else {
                 continue;
             };
             let field = format!("{}.{}", source.path, path.join("."));
@@ -49,7 +81,11 @@ fn detail(sources: &[UsageSource<'_>], alternatives: &[&[&str]]) -> Result<Optio
 }
 
 /// A headline count: the top-level field, else the same key in a usage block.
-fn headline(obj: &Obj<'_>, sources: &[UsageSource<'_>], key: &str) -> Result<Option<Count>, FieldError> {
+fn headline(
+    obj: &Obj<'_>,
+    sources: &[UsageSource<'_>],
+    key: &'static str,
+) -> Result<Option<Count>, FieldError> {
     if let Some(value) = json::opt_count_lenient(obj.raw(key), key)? {
         return Ok(Some(Count {
             value,
@@ -59,16 +95,16 @@ fn headline(obj: &Obj<'_>, sources: &[UsageSource<'_>], key: &str) -> Result<Opt
     detail(sources, &[&[key]])
 }
 
-const CACHED_PATHS: &[&[&str]] = &[
+const CACHED_PATHS: &[&[&'static str]] = &[
     &["prompt_tokens_details", "cached_tokens"],
     &["cache_read_input_tokens"],
     &["prompt_cache_hit_tokens"],
 ];
-const WRITTEN_PATHS: &[&[&str]] = &[
+const WRITTEN_PATHS: &[&[&'static str]] = &[
     &["prompt_tokens_details", "cache_creation_tokens"],
     &["cache_creation_input_tokens"],
 ];
-const WRITTEN_1H_PATHS: &[&[&str]] = &[
+const WRITTEN_1H_PATHS: &[&[&'static str]] = &[
     &[
         "prompt_tokens_details",
         "cache_creation_token_details",
@@ -77,8 +113,8 @@ const WRITTEN_1H_PATHS: &[&[&str]] = &[
     // Anthropic's own usage block, as some LiteLLM versions pass it through.
     &["cache_creation", "ephemeral_1h_input_tokens"],
 ];
-const TEXT_PATHS: &[&[&str]] = &[&["prompt_tokens_details", "text_tokens"]];
-const REASONING_PATHS: &[&[&str]] = &[&["completion_tokens_details", "reasoning_tokens"]];
+const TEXT_PATHS: &[&[&'static str]] = &[&["prompt_tokens_details", "text_tokens"]];
+const REASONING_PATHS: &[&[&'static str]] = &[&["completion_tokens_details", "reasoning_tokens"]];
 
 /// LiteLLM's OpenAI-style normalisation: `prompt_tokens` includes cache reads and writes and
 /// `completion_tokens` includes reasoning, with two repairs for older releases (module doc).
