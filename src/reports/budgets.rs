@@ -5,8 +5,8 @@
 //!
 //! The forecast adds to the spend so far the average of the last seven complete days (fewer
 //! early in the window; the whole-window burn rate before one complete day) times the days left.
-//! polars computes the daily series' rolling mean; the spend comes from the usage rows of
-//! `spend.sql` (or its rollup), filtered to the budget's scope.
+//! The forecast is exact decimal arithmetic (money never passes through a float); the spend
+//! comes from the usage rows of `spend.sql` (or its rollup), filtered to the budget's scope.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -219,7 +219,7 @@ fn evaluate(conn: &Connection, budget: &Budget, at: DateTime<Utc>) -> Result<Sta
         let frame = usage.frame;
         let mut total = Decimal::ZERO;
         let mut unpriced = 0i64;
-        let mut daily: Vec<(i64, f64)> = Vec::new();
+        let mut daily: Vec<(i64, Decimal)> = Vec::new();
         let starts = frame.column("bucket_start")?.as_materialized_series().clone();
         let costs = frame.column("cost_usd")?.as_materialized_series().clone();
         let unpriced_column = frame
@@ -238,23 +238,22 @@ fn evaluate(conn: &Connection, budget: &Budget, at: DateTime<Utc>) -> Result<Sta
                 unpriced += count;
             }
             if let AnyValue::Datetime(micros, _, _) = starts.get(row)? {
-                daily.push((micros, cost.to_f64().unwrap_or(0.0)));
+                daily.push((micros, cost));
             }
         }
         (total, unpriced, daily)
     };
 
-    // Complete days of the window so far, zero-filled, and their rolling mean (polars).
-    let mut days: Vec<f64> = Vec::new();
+    // Complete days of the window so far, zero-filled; the forecast is money, so it is
+    // computed in exact decimals (rounded to 12 places), never through a float.
+    let mut days: Vec<Decimal> = Vec::new();
     let mut day_start = start;
-    let mut complete_days = 0usize;
     while day_start < until {
         let next = local_midnight(
             budget.tz,
             day_start.with_timezone(&budget.tz).date_naive() + Duration::days(1),
         );
         if next <= until {
-            complete_days += 1;
             let micros = day_start.timestamp_micros();
             days.push(
                 daily
@@ -266,31 +265,25 @@ fn evaluate(conn: &Connection, budget: &Budget, at: DateTime<Utc>) -> Result<Sta
         }
         day_start = next;
     }
-    let elapsed_days = ((until - start).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
-    let remaining_days = ((end - until).num_seconds() as f64 / 86_400.0).max(0.0);
-    let spend_f64 = spend.to_f64().unwrap_or(0.0);
-    let burn_rate = spend_f64 / elapsed_days;
-    let recent_rate = if complete_days >= 1 {
-        let series = Series::new("daily".into(), &days);
-        let window = complete_days.min(7);
-        let rolling = series.rolling_mean(RollingOptionsFixedWindow {
-            window_size: window,
-            min_periods: 1,
-            ..RollingOptionsFixedWindow::default()
-        })?;
-        rolling.f64()?.last().unwrap_or(burn_rate)
-    } else {
+    let seconds_per_day = Decimal::from(86_400);
+    let elapsed_days = (Decimal::from((until - start).num_seconds()) / seconds_per_day)
+        .max(Decimal::ONE / Decimal::from(24));
+    let remaining_days = (Decimal::from((end - until).num_seconds()) / seconds_per_day).max(Decimal::ZERO);
+    let burn_rate = spend / elapsed_days;
+    // The mean of the last seven complete days (fewer early in the window).
+    let recent = &days[days.len().saturating_sub(7)..];
+    let recent_rate = if recent.is_empty() {
         burn_rate
+    } else {
+        recent.iter().copied().sum::<Decimal>() / Decimal::from(recent.len())
     };
-    let forecast_f64 = match budget.spec.period {
-        BudgetPeriod::Month => spend_f64 + recent_rate * remaining_days,
+    let forecast = match budget.spec.period {
+        BudgetPeriod::Month => spend + recent_rate * remaining_days,
         // A day has no complete days before its end: extrapolate the rate so far.
-        BudgetPeriod::Day => spend_f64 + burn_rate * remaining_days,
-    };
-    let forecast = Decimal::from_f64_retain(forecast_f64)
-        .unwrap_or(spend)
-        .max(spend)
-        .round_dp(12);
+        BudgetPeriod::Day => spend + burn_rate * remaining_days,
+    }
+    .max(spend)
+    .round_dp(12);
     let status = if spend >= budget.amount {
         "exceeded"
     } else if spend >= budget.amount * budget.warn_fraction || forecast >= budget.amount {
@@ -301,9 +294,7 @@ fn evaluate(conn: &Connection, budget: &Budget, at: DateTime<Utc>) -> Result<Sta
     Ok(Status {
         spend,
         unpriced_requests: unpriced,
-        burn_rate: Decimal::from_f64_retain(burn_rate)
-            .unwrap_or_default()
-            .round_dp(12),
+        burn_rate: burn_rate.round_dp(12),
         forecast,
         status,
         window: (start, end),

@@ -581,17 +581,16 @@ fn a_budget_crosses_warning_then_exceeded_in_its_time_zone() {
         let body = report(&app, "budgets", &format!("at={at}"));
         body["rows"][0].clone()
     };
-    // On Nov 3, 00:00 New York: $4 spent over 2 days (burn $2/day), forecast 4 + 2 × 28 = $60.
+    // On Nov 3, 00:00 New York: $4 spent over 2 days ($2/day), forecast 4 + 2 × 28 = $60.
     let row = status_at("2026-11-03T05:00:00Z");
     assert_eq!(row["window_start"], "2026-11-01T00:00:00-04:00");
     assert_eq!(row["window_end"], "2026-12-01T00:00:00-05:00");
     assert_eq!(dec(&row["spend_usd"]), "4".parse().unwrap());
     assert_eq!(row["status"], "warning", "the forecast crosses the amount: {row}");
-    let forecast = dec(&row["forecast_usd"]);
-    assert!(
-        (forecast - Decimal::from(60)).abs() < "0.01".parse().unwrap(),
-        "{forecast}"
-    );
+    // Exact decimals: the forecast is money. The two complete days average $2; the burn rate
+    // is over the 49 hours since local midnight of Nov 1 (a 25-hour DST day): 4 × 24 / 49.
+    assert_eq!(row["forecast_usd"], "60.000000000000", "{row}");
+    assert_eq!(row["burn_rate_usd_per_day"], "1.959183673469", "{row}");
     // More spend on Nov 4: $11 > $10.
     app.ingest("", spend("b4", "2026-11-04T12:00:00Z", 7, "search").into_bytes());
     let row = status_at("2026-11-05T05:00:00Z");

@@ -95,16 +95,16 @@ fn headline(
     detail(sources, &[&[key]])
 }
 
-const CACHED_PATHS: &[&[&'static str]] = &[
+const CACHED_PATHS: &[&[&str]] = &[
     &["prompt_tokens_details", "cached_tokens"],
     &["cache_read_input_tokens"],
     &["prompt_cache_hit_tokens"],
 ];
-const WRITTEN_PATHS: &[&[&'static str]] = &[
+const WRITTEN_PATHS: &[&[&str]] = &[
     &["prompt_tokens_details", "cache_creation_tokens"],
     &["cache_creation_input_tokens"],
 ];
-const WRITTEN_1H_PATHS: &[&[&'static str]] = &[
+const WRITTEN_1H_PATHS: &[&[&str]] = &[
     &[
         "prompt_tokens_details",
         "cache_creation_token_details",
@@ -113,8 +113,8 @@ const WRITTEN_1H_PATHS: &[&[&'static str]] = &[
     // Anthropic's own usage block, as some LiteLLM versions pass it through.
     &["cache_creation", "ephemeral_1h_input_tokens"],
 ];
-const TEXT_PATHS: &[&[&'static str]] = &[&["prompt_tokens_details", "text_tokens"]];
-const REASONING_PATHS: &[&[&'static str]] = &[&["completion_tokens_details", "reasoning_tokens"]];
+const TEXT_PATHS: &[&[&str]] = &[&["prompt_tokens_details", "text_tokens"]];
+const REASONING_PATHS: &[&[&str]] = &[&["completion_tokens_details", "reasoning_tokens"]];
 
 /// LiteLLM's OpenAI-style normalisation: `prompt_tokens` includes cache reads and writes and
 /// `completion_tokens` includes reasoning, with two repairs for older releases (module doc).
