@@ -198,15 +198,7 @@ pub fn quote(catalog: &Catalog, query: &PriceQuery<'_>) -> Quote {
             query.ts,
         );
         match cost::price_lines(entry, query, contract.map(|contract| &contract.terms)) {
-            Ok(priced) => Some(Cost::Catalog {
-                usd: priced.contracted,
-                list_usd: priced.list,
-                price_id: entry.price_id.clone(),
-                contract_id: contract.map(|contract| contract.contract_id.clone()),
-                lines: priced.lines,
-                cache_savings: priced.cache_savings,
-                cache_hit_savings: priced.cache_hit_savings,
-            }),
+            Ok(priced) => Some(catalog_cost_of(priced, entry, contract)),
             Err(error) => {
                 tracing::debug!(%error, model = query.model, "catalog entry cannot price call");
                 None
@@ -245,7 +237,12 @@ pub fn requote(
     let priced = cost::price_lines(entry, query, contract.map(|contract| &contract.terms)).ok()?;
     let (usd, list_usd) = stored;
     let exact = priced.contracted.to_stored_scale() == usd && priced.list.to_stored_scale() == list_usd;
-    exact.then(|| Cost::Catalog {
+    exact.then(|| catalog_cost_of(priced, entry, contract))
+}
+
+/// The cost of a call priced by `entry` (and `contract`), with its lines and ids.
+fn catalog_cost_of(priced: cost::Priced, entry: &PriceEntry, contract: Option<&contract::Contract>) -> Cost {
+    Cost::Catalog {
         usd: priced.contracted,
         list_usd: priced.list,
         price_id: entry.price_id.clone(),
@@ -253,7 +250,7 @@ pub fn requote(
         lines: priced.lines,
         cache_savings: priced.cache_savings,
         cache_hit_savings: priced.cache_hit_savings,
-    })
+    }
 }
 
 /// Prices one record.
