@@ -1375,6 +1375,9 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
         bench::human_bytes(result.store_bytes),
         result.bytes_per_event
     );
+    if let (Some(server), Some(client)) = (result.server_cpu_us_per_event, result.client_cpu_us_per_event) {
+        println!("cpu:     server {server:.1} µs per event, bench clients {client:.1} µs per event");
+    }
     if let (Some(seconds), Some(rate), Some(ratio)) = (
         result.duckdb_seconds,
         result.duckdb_events_per_second,

@@ -69,6 +69,11 @@ pub struct IngestBenchResult {
     pub ack_p99_ms: f64,
     pub ack_max_ms: f64,
     pub server_peak_rss_bytes: u64,
+    /// CPU time (user + system) the server spent during the timed traffic, per event: steadier
+    /// than events/s on a shared machine, and what an optimisation must lower.
+    pub server_cpu_us_per_event: Option<f64>,
+    /// CPU time of the bench's own HTTP clients (this process) per event, on the same cores.
+    pub client_cpu_us_per_event: Option<f64>,
     pub store_bytes: u64,
     pub bytes_per_event: f64,
     pub duckdb_seconds: Option<f64>,
@@ -177,6 +182,19 @@ fn stop_server(mut server: Server) -> anyhow::Result<()> {
     }
     server.child.wait().context("waiting for the server")?;
     Ok(())
+}
+
+/// CPU seconds (user + system, all threads) a process has used, from `/proc/<pid>/stat`.
+fn cpu_seconds_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in clock
+    // ticks, which Linux fixes at 100 per second for this interface (USER_HZ).
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Resident memory of a process now (`VmRSS`), from `/proc`.
@@ -366,7 +384,10 @@ pub fn run(
             }
         })
     };
+    let server_pid = pid.to_string();
+    let cpu_before = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"));
     let posted = post_all(&server.base, &batches, options.clients);
+    let cpu_after = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"));
     sampling.store(false, Ordering::Relaxed);
     sampler
         .join()
@@ -381,6 +402,7 @@ pub fn run(
     #[allow(clippy::cast_precision_loss)]
     let events = options.synth.events as f64;
     let events_per_second = events / seconds;
+    let per_event = |before: Option<f64>, after: Option<f64>| Some((after? - before?) * 1_000_000.0 / events);
     let duckdb_seconds = if options.skip_duckdb {
         None
     } else {
@@ -407,6 +429,8 @@ pub fn run(
         ack_p99_ms: percentile(&latencies, 0.99),
         ack_max_ms: latencies.last().copied().unwrap_or(0.0),
         server_peak_rss_bytes: peak.load(Ordering::Relaxed),
+        server_cpu_us_per_event: per_event(cpu_before.0, cpu_after.0),
+        client_cpu_us_per_event: per_event(cpu_before.1, cpu_after.1),
         store_bytes,
         bytes_per_event: store_bytes as f64 / (events + options.preload as f64),
         duckdb_seconds,
