@@ -201,6 +201,10 @@ struct BenchIngestArgs {
     /// Skip the DuckDB read_json comparison.
     #[arg(long)]
     no_duckdb: bool,
+    /// Time only what an HTTP worker does per body (decompress, parse, price, encode) on one
+    /// thread: no server, HTTP or DuckDB; µs per event by phase.
+    #[arg(long)]
+    cpu_only: bool,
     /// The server's log filter (`llm_ledger::store=debug` logs the writer's time per phase).
     #[arg(long, default_value = "warn")]
     server_log: String,
@@ -1354,6 +1358,25 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
         memory_limit: config.memory_limit.clone(),
     };
     println!("machine: {}", bench::machine());
+    if args.cpu_only {
+        let result = bench::ingest::cpu_only(&options, |line| println!("{line}"))?;
+        let phases: Vec<String> = result
+            .phases_us_per_event
+            .iter()
+            .map(|(name, us)| format!("{name} {us:.2}"))
+            .collect();
+        println!(
+            "cpu:     {:.2} µs per event on one thread ({}) = {:.0} events per core-second; {} records",
+            result.total_us_per_event,
+            phases.join(", "),
+            result.events_per_core_second,
+            result.records
+        );
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let result = bench::ingest::run(&options, |line| println!("{line}"))?;
     println!(
         "ingest:  {} events in {:.1} s = {:.0} events/s, {:.1} MB/s of NDJSON; {} clients × {} records, {} busy retries",

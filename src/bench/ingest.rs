@@ -439,3 +439,104 @@ pub fn run(
     };
     Ok(result)
 }
+
+/// The figures of a `--cpu-only` run: the request path's work per event, by phase, on one thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuOnlyResult {
+    pub format: &'static str,
+    pub events: u64,
+    pub records: usize,
+    pub requests: usize,
+    pub ndjson_bytes: u64,
+    /// Microseconds per event of each phase, in pipeline order.
+    pub phases_us_per_event: Vec<(&'static str, f64)>,
+    pub total_us_per_event: f64,
+    /// Events per second one core prepares (the HTTP workers' ceiling per core).
+    pub events_per_core_second: f64,
+}
+
+/// Times (best of three passes) what an HTTP worker does with each request body — decompress, split and parse, price,
+/// encode for the writer — on this thread, with no server, HTTP or DuckDB. Separates the CPU cost
+/// of the request path from the writer's, and is a stable loop to profile (`perf record`).
+///
+/// # Errors
+/// Generating the input, or a body the pipeline refuses as a whole.
+pub fn cpu_only(
+    options: &IngestBenchOptions,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<CpuOnlyResult> {
+    use crate::ingest::{self, FormatChoice, ParseContext, body::Encoding};
+    use crate::pricing::{self, PriceBook, PriceLayers};
+
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
+    let ndjson = options
+        .dir
+        .join(format!("bench-{}.ndjson", options.format.name()));
+    let (ndjson_bytes, batches) = prepare_input(options, &ndjson)?;
+    progress(&format!(
+        "input:   {} {} events, {} NDJSON in {} requests",
+        options.synth.events,
+        options.format.name(),
+        super::human_bytes(ndjson_bytes),
+        batches.len(),
+    ));
+    let book = PriceBook::new(PriceLayers {
+        shipped: pricing::shipped_specs()?,
+        ..PriceLayers::default()
+    })?;
+    let catalog = book.current();
+    let names = ["decompress", "parse", "price", "encode"];
+    let ctx = ParseContext::now();
+    // Three passes over the same bodies, the fastest kept: on a shared machine the slow passes
+    // measure the neighbours.
+    let mut best: Option<[Duration; 4]> = None;
+    let mut records = 0usize;
+    for _ in 0..3 {
+        let mut spent = [Duration::ZERO; 4];
+        records = 0;
+        for batch in &batches {
+            let mut lap = Instant::now();
+            let mut clock = |phase: usize| {
+                let now = Instant::now();
+                spent[phase] += now - lap;
+                lap = now;
+            };
+            let body = ingest::body::decode(Encoding::Gzip, batch.clone(), u64::MAX)?;
+            clock(0);
+            let parsed = ingest::parse_body(&body, FormatChoice::Auto, &ctx)?;
+            clock(1);
+            let priced: Vec<_> = parsed
+                .accepted
+                .into_iter()
+                .map(|located| pricing::price(&catalog, located.record))
+                .collect();
+            clock(2);
+            let encoded = crate::store::Encoded::of(&priced, chrono::Utc::now())?;
+            clock(3);
+            records += encoded.records;
+        }
+        let total = |spent: &[Duration; 4]| spent.iter().sum::<Duration>();
+        if best.is_none_or(|best| total(&spent) < total(&best)) {
+            best = Some(spent);
+        }
+    }
+    let spent = best.unwrap_or_default();
+    #[allow(clippy::cast_precision_loss)]
+    let events = options.synth.events.max(1) as f64;
+    let phases_us_per_event: Vec<(&'static str, f64)> = names
+        .iter()
+        .zip(spent)
+        .map(|(name, spent)| (*name, spent.as_secs_f64() * 1_000_000.0 / events))
+        .collect();
+    let total_us_per_event: f64 = phases_us_per_event.iter().map(|(_, us)| us).sum();
+    Ok(CpuOnlyResult {
+        format: options.format.name(),
+        events: options.synth.events,
+        records,
+        requests: batches.len(),
+        ndjson_bytes,
+        phases_us_per_event,
+        total_us_per_event,
+        events_per_core_second: 1_000_000.0 / total_us_per_event,
+    })
+}
