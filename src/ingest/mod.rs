@@ -147,62 +147,75 @@ struct Document<'a> {
 /// Whole-body problems only: empty, not JSON, not UTF-8, no format recognised.
 pub fn parse_body(body: &[u8], choice: FormatChoice, ctx: &ParseContext) -> Result<ParsedBatch, IngestError> {
     let records = body::split(body)?.records;
-    let documents: Vec<Document<'_>> = records.into_iter().map(to_document).collect();
-
-    // Each document becomes the objects it holds; unparseable ones stay as errors.
-    let mut objects: Vec<(Option<usize>, Result<Obj<'_>, FieldError>)> = Vec::with_capacity(documents.len());
-    for document in &documents {
-        match &document.text {
-            Err(error) => objects.push((document.line, Err(error.clone()))),
-            Ok(text) => match Obj::parse(text) {
-                Err(error) => objects.push((document.line, Err(invalid_json(&error)))),
-                Ok(obj) => {
-                    for inner in detect::unwrap_envelope(obj) {
-                        objects.push((document.line, Ok(inner)));
-                    }
-                }
-            },
-        }
-    }
-
-    let adapter = choose_adapter(&objects, choice)?;
+    let mut adapter = match choice {
+        FormatChoice::Forced(source) => Some(forced_adapter(source)?),
+        FormatChoice::Auto => None,
+    };
     let mut batch = ParsedBatch {
-        format: Some(adapter.source()),
+        format: adapter.map(|adapter| adapter.source()),
         ..ParsedBatch::default()
     };
-    let mut drafts: Vec<(usize, Option<usize>, Draft)> = Vec::with_capacity(objects.len());
+    let mut drafts: Vec<(usize, Option<usize>, Draft)> = Vec::with_capacity(records.len());
     let mut candidates = Vec::new();
-    for (line, object) in objects {
-        let obj = match object {
+    // Record by record: each is read to the end while its text is still in the cache.
+    for record in records {
+        let document = to_document(record);
+        let line = document.line;
+        let text = match &document.text {
             Err(error) => {
-                push_rejected(&mut batch, line, error);
+                push_rejected(&mut batch, line, error.clone());
+                continue;
+            }
+            Ok(text) => text,
+        };
+        let obj = match Obj::parse(text) {
+            Err(error) => {
+                push_rejected(&mut batch, line, invalid_json(&error));
                 continue;
             }
             Ok(obj) => obj,
         };
-        if choice == FormatChoice::Auto && !adapter.detect(&obj) {
-            let message = format!(
-                "the record is not in the batch's format `{}`; send one format per request",
-                adapter.source()
-            );
-            push_rejected(
-                &mut batch,
-                line,
-                FieldError::record(RejectCode::FormatMismatch, message),
-            );
-            continue;
-        }
-        adapter.parse(&obj, ctx, &mut candidates);
-        for candidate in candidates.drain(..) {
-            match candidate {
-                Ok(draft) => {
-                    drafts.push((batch.received, line, draft));
-                    batch.received += 1;
+        for obj in detect::unwrap_envelope(obj) {
+            // Auto-detection reads the first object of the body; the others must match it.
+            let adapter = match adapter {
+                Some(adapter) => {
+                    if choice == FormatChoice::Auto && !adapter.detect(&obj) {
+                        let message = format!(
+                            "the record is not in the batch's format `{}`; send one format per request",
+                            adapter.source()
+                        );
+                        push_rejected(
+                            &mut batch,
+                            line,
+                            FieldError::record(RejectCode::FormatMismatch, message),
+                        );
+                        continue;
+                    }
+                    adapter
                 }
-                Err(error) => push_rejected(&mut batch, line, error),
+                None => {
+                    let detected = detected_adapter(&obj)?;
+                    batch.format = Some(detected.source());
+                    *adapter.insert(detected)
+                }
+            };
+            adapter.parse(&obj, ctx, &mut candidates);
+            for candidate in candidates.drain(..) {
+                match candidate {
+                    Ok(draft) => {
+                        drafts.push((batch.received, line, draft));
+                        batch.received += 1;
+                    }
+                    Err(error) => push_rejected(&mut batch, line, error),
+                }
             }
         }
     }
+    let Some(adapter) = adapter else {
+        return Err(IngestError::InvalidJson {
+            reason: "no record of the body parses as a JSON object".to_owned(),
+        });
+    };
 
     let mut rows: Vec<Draft> = Vec::with_capacity(drafts.len());
     let mut positions = Vec::with_capacity(drafts.len());
@@ -248,24 +261,17 @@ fn to_document(record: body::RawRecord<'_>) -> Document<'_> {
     }
 }
 
-fn choose_adapter(
-    objects: &[(Option<usize>, Result<Obj<'_>, FieldError>)],
-    choice: FormatChoice,
-) -> Result<&'static dyn Adapter, IngestError> {
-    if let FormatChoice::Forced(source) = choice {
-        return ADAPTERS
-            .iter()
-            .copied()
-            .find(|adapter| adapter.source() == source)
-            .ok_or_else(|| IngestError::UnknownFormat {
-                reason: format!("format `{source}` is not supported"),
-            });
-    }
-    let Some(first) = objects.iter().find_map(|(_, object)| object.as_ref().ok()) else {
-        return Err(IngestError::InvalidJson {
-            reason: "no record of the body parses as a JSON object".to_owned(),
-        });
-    };
+fn forced_adapter(source: Source) -> Result<&'static dyn Adapter, IngestError> {
+    ADAPTERS
+        .iter()
+        .copied()
+        .find(|adapter| adapter.source() == source)
+        .ok_or_else(|| IngestError::UnknownFormat {
+            reason: format!("format `{source}` is not supported"),
+        })
+}
+
+fn detected_adapter(first: &Obj<'_>) -> Result<&'static dyn Adapter, IngestError> {
     detect::detect(first).ok_or_else(|| IngestError::UnknownFormat {
         reason: format!(
             "the first record matches none of the supported formats ({}); pass ?format=NAME to force one",

@@ -55,44 +55,67 @@ pub(super) fn usage_sources<'a>(candidates: &[(Option<&'a RawValue>, &'static st
         .collect()
 }
 
-/// A count and the native field it was read from (for error messages).
+/// A count and where it was read (for error messages, which alone spell the path out).
 struct Count {
     value: u64,
-    field: String,
+    /// The usage block (`response.usage`), or `None` for a top-level field.
+    source: Option<&'static str>,
+    path: &'static [&'static str],
+}
+
+impl Count {
+    /// The native field, as error messages name it: `response.usage.prompt_tokens`.
+    fn field(&self) -> String {
+        let path = self.path.join(".");
+        match self.source {
+            Some(source) => format!("{source}.{path}"),
+            None => path,
+        }
+    }
 }
 
 /// Reads the first count found, source by source and then alternative by alternative.
 fn detail(
     sources: &[UsageSource<'_>],
-    alternatives: &[&[&'static str]],
+    alternatives: &[&'static [&'static str]],
 ) -> Result<Option<Count>, FieldError> {
     for source in sources {
         for path in alternatives {
             let Some(raw) = source.lookup(path) else {
                 continue;
             };
-            let field = format!("{}.{}", source.path, path.join("."));
-            if let Some(value) = json::opt_count_lenient(Some(raw), &field)? {
-                return Ok(Some(Count { value, field }));
+            let count = |value| Count {
+                value,
+                source: Some(source.path),
+                path,
+            };
+            // The field is spelled out only for an error.
+            match json::opt_count_lenient(Some(raw), "") {
+                Ok(Some(value)) => return Ok(Some(count(value))),
+                Ok(None) => {}
+                Err(error) => return Err(at_native(&count(0).field())(error)),
             }
         }
     }
     Ok(None)
 }
 
-/// A headline count: the top-level field, else the same key in a usage block.
+/// A headline count: the top-level field (`path` is its one key), else the same key in a usage
+/// block.
 fn headline(
     obj: &Obj<'_>,
     sources: &[UsageSource<'_>],
-    key: &'static str,
+    path: &'static [&'static str],
 ) -> Result<Option<Count>, FieldError> {
+    let key = path.first().copied().unwrap_or_default();
     if let Some(value) = json::opt_count_lenient(obj.raw(key), key)? {
         return Ok(Some(Count {
             value,
-            field: key.to_owned(),
+            source: None,
+            path,
         }));
     }
-    detail(sources, &[&[key]])
+    detail(sources, &[path])
 }
 
 const CACHED_PATHS: &[&[&str]] = &[
@@ -120,10 +143,10 @@ const REASONING_PATHS: &[&[&str]] = &[&["completion_tokens_details", "reasoning_
 /// `completion_tokens` includes reasoning, with two repairs for older releases (module doc).
 pub(super) fn token_usage(obj: &Obj<'_>, sources: &[UsageSource<'_>]) -> Result<TokenUsage, FieldError> {
     let prompt =
-        headline(obj, sources, "prompt_tokens")?.ok_or_else(|| FieldError::missing("prompt_tokens"))?;
-    let completion = headline(obj, sources, "completion_tokens")?
+        headline(obj, sources, &["prompt_tokens"])?.ok_or_else(|| FieldError::missing("prompt_tokens"))?;
+    let completion = headline(obj, sources, &["completion_tokens"])?
         .ok_or_else(|| FieldError::missing("completion_tokens"))?;
-    let total = headline(obj, sources, "total_tokens")?.map(|count| count.value);
+    let total = headline(obj, sources, &["total_tokens"])?.map(|count| count.value);
     let cached = detail(sources, CACHED_PATHS)?;
     let written = detail(sources, WRITTEN_PATHS)?;
     let written_1h = detail(sources, WRITTEN_1H_PATHS)?;
@@ -152,7 +175,7 @@ pub(super) fn token_usage(obj: &Obj<'_>, sources: &[UsageSource<'_>]) -> Result<
         reasoning: value(&reasoning),
     };
     TokenUsage::new(counts).map_err(|error| {
-        let field_of = |count: &Option<Count>| count.as_ref().map(|count| count.field.clone());
+        let field_of = |count: &Option<Count>| count.as_ref().map(Count::field);
         let native = match error.field() {
             "cached_input_tokens" => field_of(&cached),
             "cache_write_tokens" => field_of(&written).or_else(|| field_of(&cached)),
@@ -160,6 +183,6 @@ pub(super) fn token_usage(obj: &Obj<'_>, sources: &[UsageSource<'_>]) -> Result<
             "reasoning_tokens" => field_of(&reasoning),
             _ => None,
         };
-        at_native(&native.unwrap_or(prompt.field))(error)
+        at_native(&native.unwrap_or_else(|| prompt.field()))(error)
     })
 }
