@@ -1399,7 +1399,11 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
         result.bytes_per_event
     );
     if let (Some(server), Some(client)) = (result.server_cpu_us_per_event, result.client_cpu_us_per_event) {
-        println!("cpu:     server {server:.1} µs per event, bench clients {client:.1} µs per event");
+        let steal = result
+            .steal_percent
+            .map(|steal| format!("; the hypervisor took {steal:.0} % of the machine's CPU time (steal)"))
+            .unwrap_or_default();
+        println!("cpu:     server {server:.1} µs per event, bench clients {client:.1} µs per event{steal}");
     }
     if let (Some(seconds), Some(rate), Some(ratio)) = (
         result.duckdb_seconds,

@@ -74,6 +74,9 @@ pub struct IngestBenchResult {
     pub server_cpu_us_per_event: Option<f64>,
     /// CPU time of the bench's own HTTP clients (this process) per event, on the same cores.
     pub client_cpu_us_per_event: Option<f64>,
+    /// Share of the machine's CPU time the hypervisor gave to other guests during the timed
+    /// traffic (`steal` in `/proc/stat`): on a shared virtual machine, why two runs differ.
+    pub steal_percent: Option<f64>,
     pub store_bytes: u64,
     pub bytes_per_event: f64,
     pub duckdb_seconds: Option<f64>,
@@ -195,6 +198,22 @@ fn cpu_seconds_of(pid: &str) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
+}
+
+/// The machine's CPU time so far in clock ticks: (steal, total), from the `cpu` line of
+/// `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    // counted in user and nice.
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    Some((*ticks.get(7)?, ticks.iter().sum()))
 }
 
 /// Resident memory of a process now (`VmRSS`), from `/proc`.
@@ -386,8 +405,10 @@ pub fn run(
     };
     let server_pid = pid.to_string();
     let cpu_before = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"));
+    let ticks_before = machine_ticks();
     let posted = post_all(&server.base, &batches, options.clients);
     let cpu_after = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"));
+    let ticks_after = machine_ticks();
     sampling.store(false, Ordering::Relaxed);
     sampler
         .join()
@@ -431,6 +452,11 @@ pub fn run(
         server_peak_rss_bytes: peak.load(Ordering::Relaxed),
         server_cpu_us_per_event: per_event(cpu_before.0, cpu_after.0),
         client_cpu_us_per_event: per_event(cpu_before.1, cpu_after.1),
+        steal_percent: ticks_before.zip(ticks_after).and_then(|(before, after)| {
+            let total = after.1.checked_sub(before.1).filter(|total| *total > 0)?;
+            #[allow(clippy::cast_precision_loss)]
+            Some(after.0.saturating_sub(before.0) as f64 * 100.0 / total as f64)
+        }),
         store_bytes,
         bytes_per_event: store_bytes as f64 / (events + options.preload as f64),
         duckdb_seconds,

@@ -547,7 +547,7 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
     for sql in ROLLUP_APPEND_SQL.iter() {
         execute_cached(tx, sql, "appending to the rollups")?;
     }
-    append_focus_lines(tx, lines)?;
+    append_focus_lines(tx, lines, &mut PhaseClock::start())?;
     super::rollup::compact_hours(tx, &hours)?;
     for sql in ["DELETE FROM staged_events", "DELETE FROM staged_rollup"] {
         execute_cached(tx, sql, "emptying the staging tables")?;
@@ -557,7 +557,7 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
 
 /// Folds `lines` into the FOCUS ledger (`queries/focus_upsert.sql`) through the temp table
 /// `staged_focus_lines`, which it leaves empty.
-fn append_focus_lines(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
+fn append_focus_lines(tx: &Connection, lines: &LineLedger, clock: &mut PhaseClock) -> Result<(), StoreError> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -570,7 +570,9 @@ fn append_focus_lines(tx: &Connection, lines: &LineLedger) -> Result<(), StoreEr
         .map_err(StoreError::db("staging FOCUS lines"))?;
     appender.flush().map_err(StoreError::db("flushing FOCUS lines"))?;
     drop(appender);
+    clock.lap("focus-stage");
     execute_cached(tx, FOCUS_UPSERT_SQL, "updating the FOCUS ledger")?;
+    clock.lap("focus-upsert");
     execute_cached(
         tx,
         "DELETE FROM staged_focus_lines",
@@ -692,8 +694,8 @@ fn write_group(
             append_batches(&tx, rollup, vec![deltas], "appending rollup deltas")?;
         }
         clock.lap("rollups");
-        append_focus_lines(&tx, &lines)?;
-        clock.lap("focus");
+        append_focus_lines(&tx, &lines, &mut clock)?;
+        clock.lap("focus-clear");
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
     fingerprints.extend(fresh_fingerprints);
