@@ -1373,7 +1373,9 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
             result.records
         );
         if let Some(path) = &args.json {
-            std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
+            let document = serde_json::json!({"machine": bench::machine(), "result": result});
+            std::fs::write(path, serde_json::to_string_pretty(&document)?)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -86,8 +86,20 @@ pub struct IngestBenchResult {
 }
 
 /// Writes the NDJSON file and the gzip batches; returns (NDJSON bytes, gzip batches).
-fn prepare_input(options: &IngestBenchOptions, ndjson: &Path) -> anyhow::Result<(u64, Vec<Vec<u8>>)> {
-    let file = std::fs::File::create(ndjson).with_context(|| format!("creating {}", ndjson.display()))?;
+/// The generated input in the working directory: the NDJSON file (its path and size) and the
+/// gzip bodies of the requests.
+struct Input {
+    ndjson: PathBuf,
+    ndjson_bytes: u64,
+    batches: Vec<Vec<u8>>,
+}
+
+fn prepare_input(options: &IngestBenchOptions) -> anyhow::Result<Input> {
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
+    let ndjson = options
+        .dir
+        .join(format!("bench-{}.ndjson", options.format.name()));
+    let file = std::fs::File::create(&ndjson).with_context(|| format!("creating {}", ndjson.display()))?;
     let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut batches = Vec::new();
     let mut total = 0u64;
@@ -106,7 +118,11 @@ fn prepare_input(options: &IngestBenchOptions, ndjson: &Path) -> anyhow::Result<
         batches.push(gz.finish()?);
     }
     file.flush()?;
-    Ok((total, batches))
+    Ok(Input {
+        ndjson,
+        ndjson_bytes: total,
+        batches,
+    })
 }
 
 /// A running server and its address.
@@ -332,12 +348,12 @@ pub fn run(
     options: &IngestBenchOptions,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<IngestBenchResult> {
-    std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
-    let ndjson = options
-        .dir
-        .join(format!("bench-{}.ndjson", options.format.name()));
     let started = Instant::now();
-    let (ndjson_bytes, batches) = prepare_input(options, &ndjson)?;
+    let Input {
+        ndjson,
+        ndjson_bytes,
+        batches,
+    } = prepare_input(options)?;
     let gzip_bytes: u64 = batches.iter().map(|batch| batch.len() as u64).sum();
     progress(&format!(
         "input:   {} {} events, {} NDJSON ({} gzip) in {} requests, generated in {:.1} s",
@@ -494,11 +510,11 @@ pub fn cpu_only(
     use crate::ingest::{self, FormatChoice, ParseContext, body::Encoding};
     use crate::pricing::{self, PriceBook, PriceLayers};
 
-    std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
-    let ndjson = options
-        .dir
-        .join(format!("bench-{}.ndjson", options.format.name()));
-    let (ndjson_bytes, batches) = prepare_input(options, &ndjson)?;
+    let Input {
+        ndjson_bytes,
+        batches,
+        ..
+    } = prepare_input(options)?;
     progress(&format!(
         "input:   {} {} events, {} NDJSON in {} requests",
         options.synth.events,

@@ -294,3 +294,41 @@ fn push_rejected(batch: &mut ParsedBatch, line: Option<usize>, error: FieldError
 fn invalid_json(error: &serde_json::Error) -> FieldError {
     FieldError::record(RejectCode::InvalidJson, format!("not a JSON object: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANONICAL: &str = r#"{"event_id":"e1","source":"canonical","ts":"2026-11-23T08:02:11Z","team":"search","provider":"openai","model":"gpt-4o-mini","input_tokens":10,"output_tokens":2}"#;
+
+    #[test]
+    fn lines_before_the_first_object_are_refused_and_the_first_object_picks_the_format() {
+        let body = format!("{{\"cut\": \n{CANONICAL}\n{{\"id\":\"x\"}}\n");
+        let batch = parse_body(body.as_bytes(), FormatChoice::Auto, &ParseContext::now()).unwrap();
+        assert_eq!(batch.format, Some(Source::Canonical));
+        assert_eq!(batch.received, 3);
+        let accepted: Vec<(usize, Option<usize>)> =
+            batch.accepted.iter().map(|row| (row.index, row.line)).collect();
+        assert_eq!(accepted, [(1, Some(2))]);
+        let rejected: Vec<(usize, Option<usize>, RejectCode)> = batch
+            .rejected
+            .iter()
+            .map(|row| (row.index, row.line, row.code))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (0, Some(1), RejectCode::InvalidJson),
+                (2, Some(3), RejectCode::FormatMismatch)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_without_any_object_is_refused_whole() {
+        let error = parse_body(b"{nope\n{\"cut\":\n", FormatChoice::Auto, &ParseContext::now()).unwrap_err();
+        assert!(matches!(error, IngestError::InvalidJson { .. }), "{error:?}");
+        let error = parse_body(b"{\"what\":1}\n", FormatChoice::Auto, &ParseContext::now()).unwrap_err();
+        assert!(matches!(error, IngestError::UnknownFormat { .. }), "{error:?}");
+    }
+}

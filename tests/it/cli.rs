@@ -302,8 +302,56 @@ fn bench_ingest_posts_every_batch_and_reports_its_figures() {
         "bytes_per_event",
         "duckdb_events_per_second",
         "ratio_to_duckdb",
+        "server_cpu_us_per_event",
     ] {
         assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
     }
     assert!(result["server_ready_seconds"].as_f64().unwrap() >= 0.0);
+    assert!((0.0..=100.0).contains(&result["steal_percent"].as_f64().unwrap()));
+}
+
+/// `bench ingest --cpu-only` runs the request path over every generated body, with no server.
+#[test]
+fn bench_ingest_cpu_only_times_every_phase_of_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cpu.json");
+    let output = ledger()
+        .args([
+            "bench",
+            "ingest",
+            "--cpu-only",
+            "--events",
+            "600",
+            "--batch",
+            "200",
+            "--format",
+            "litellm",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("µs per event on one thread"), "{stdout}");
+    let figures: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let result = &figures["result"];
+    assert_eq!(
+        (&result["records"], &result["requests"]),
+        (&serde_json::json!(600), &serde_json::json!(3))
+    );
+    let phases: Vec<&str> = result["phases_us_per_event"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|phase| phase[0].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["decompress", "parse", "price", "encode"]);
+    assert!(result["total_us_per_event"].as_f64().unwrap() > 0.0, "{result}");
 }
