@@ -43,8 +43,15 @@ WITH providers (provider, provider_name, service_name, host_provider_name) AS (
         ('workers_ai', 'Cloudflare', 'Workers AI', 'Cloudflare'),
         ('self_hosted', 'Self-hosted', 'Self-hosted models', 'Self-hosted')
 ),
+-- A line can have several rows until the writer compacts its day (`focus_compact.sql`): sum them.
 lines AS (
-    SELECT *
+    SELECT
+        * EXCLUDE (line_key, quantity, requests, list_cost_usd, contracted_cost_usd, unpriced_requests),
+        sum(quantity)::BIGINT AS quantity,
+        sum(requests)::BIGINT AS requests,
+        sum(list_cost_usd)::DECIMAL(38, 18) AS list_cost_usd,
+        sum(contracted_cost_usd)::DECIMAL(38, 18) AS contracted_cost_usd,
+        sum(unpriced_requests)::BIGINT AS unpriced_requests
     FROM focus_lines
     WHERE charge_day >= $from::TIMESTAMP
       AND charge_day < $to::TIMESTAMP
@@ -53,6 +60,7 @@ lines AS (
       AND ($f_provider::VARCHAR[] IS NULL OR list_contains($f_provider::VARCHAR[], provider))
       AND ($f_model::VARCHAR[] IS NULL OR list_contains($f_model::VARCHAR[], model_key))
       AND ($f_source::VARCHAR[] IS NULL OR list_contains($f_source::VARCHAR[], source))
+    GROUP BY ALL
 )
 SELECT
     l.contracted_cost_usd AS BilledCost,

@@ -31,10 +31,19 @@ SELECT * FROM ledger.main.rollup_daily
 WHERE team = getvariable('ledger_team_scope');
 
 -- The FOCUS line ledger: priced lines per UTC day, as billed, with correction lines after
--- re-pricing; without its internal key.
+-- re-pricing; one row per line (the writer appends fragments and compacts them later, so the
+-- view sums them), without its internal key.
 CREATE OR REPLACE TEMP VIEW focus_lines AS
-SELECT * EXCLUDE (line_key) FROM ledger.main.focus_lines
-WHERE team = getvariable('ledger_team_scope');
+SELECT
+    * EXCLUDE (line_key, quantity, requests, list_cost_usd, contracted_cost_usd, unpriced_requests),
+    sum(quantity)::BIGINT AS quantity,
+    sum(requests)::BIGINT AS requests,
+    sum(list_cost_usd)::DECIMAL(38, 18) AS list_cost_usd,
+    sum(contracted_cost_usd)::DECIMAL(38, 18) AS contracted_cost_usd,
+    sum(unpriced_requests)::BIGINT AS unpriced_requests
+FROM ledger.main.focus_lines
+WHERE team = getvariable('ledger_team_scope')
+GROUP BY ALL;
 
 -- Price entries added through the API or an import (the shipped catalog lives in the binary).
 CREATE OR REPLACE TEMP VIEW prices AS

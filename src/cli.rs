@@ -1405,7 +1405,13 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
             .steal_percent
             .map(|steal| format!("; the hypervisor took {steal:.0} % of the machine's CPU time (steal)"))
             .unwrap_or_default();
-        println!("cpu:     server {server:.1} µs per event, bench clients {client:.1} µs per event{steal}");
+        let writer = result
+            .writer_cpu_us_per_event
+            .map(|writer| format!(" ({writer:.1} on the writer thread)"))
+            .unwrap_or_default();
+        println!(
+            "cpu:     server {server:.1} µs per event{writer}, bench clients {client:.1} µs per event{steal}"
+        );
     }
     if let (Some(seconds), Some(rate), Some(ratio)) = (
         result.duckdb_seconds,

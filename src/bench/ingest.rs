@@ -72,6 +72,9 @@ pub struct IngestBenchResult {
     /// CPU time (user + system) the server spent during the timed traffic, per event: steadier
     /// than events/s on a shared machine, and what an optimisation must lower.
     pub server_cpu_us_per_event: Option<f64>,
+    /// The part of `server_cpu_us_per_event` spent on the writer thread, which commits one
+    /// group at a time: its share bounds the throughput however many cores serve HTTP.
+    pub writer_cpu_us_per_event: Option<f64>,
     /// CPU time of the bench's own HTTP clients (this process) per event, on the same cores.
     pub client_cpu_us_per_event: Option<f64>,
     /// Share of the machine's CPU time the hypervisor gave to other guests during the timed
@@ -205,7 +208,26 @@ fn stop_server(mut server: Server) -> anyhow::Result<()> {
 
 /// CPU seconds (user + system, all threads) a process has used, from `/proc/<pid>/stat`.
 fn cpu_seconds_of(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_seconds_in(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds the threads of process `pid` named `name` have used (the writer's:
+/// `ledger-writer`), from `/proc/<pid>/task/<tid>/stat`.
+fn thread_cpu_seconds_of(pid: &str, name: &str) -> Option<f64> {
+    let mut total = None;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let seconds = cpu_seconds_in(&task.path().join("stat").to_string_lossy())?;
+            total = Some(total.unwrap_or(0.0) + seconds);
+        }
+    }
+    total
+}
+
+/// User + system CPU seconds from a `stat` file of `/proc` (a process's or a thread's).
+fn cpu_seconds_in(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which may hold spaces) start at the last ')'.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -420,10 +442,11 @@ pub fn run(
         })
     };
     let server_pid = pid.to_string();
-    let cpu_before = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"));
+    let writer_cpu = || thread_cpu_seconds_of(&server_pid, "ledger-writer");
+    let cpu_before = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"), writer_cpu());
     let ticks_before = machine_ticks();
     let posted = post_all(&server.base, &batches, options.clients);
-    let cpu_after = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"));
+    let cpu_after = (cpu_seconds_of(&server_pid), cpu_seconds_of("self"), writer_cpu());
     let ticks_after = machine_ticks();
     sampling.store(false, Ordering::Relaxed);
     sampler
@@ -468,6 +491,7 @@ pub fn run(
         server_peak_rss_bytes: peak.load(Ordering::Relaxed),
         server_cpu_us_per_event: per_event(cpu_before.0, cpu_after.0),
         client_cpu_us_per_event: per_event(cpu_before.1, cpu_after.1),
+        writer_cpu_us_per_event: per_event(cpu_before.2, cpu_after.2),
         steal_percent: ticks_before.zip(ticks_after).and_then(|(before, after)| {
             let total = after.1.checked_sub(before.1).filter(|total| *total > 0)?;
             #[allow(clippy::cast_precision_loss)]

@@ -22,7 +22,29 @@ use crate::pricing::{Cost, PricedRecord};
 /// Scale of unit prices and line costs in `focus_lines` (DECIMAL(38,18)).
 const LINE_SCALE: u32 = 18;
 
-pub const FOCUS_UPSERT_SQL: &str = include_str!("../../queries/focus_upsert.sql");
+/// `focus_compact.sql` (the rows of some charge days merged into one row per line), kept in a
+/// temp table while the days' rows are replaced.
+const FOCUS_COMPACT_SQL: &str = concat!(
+    "CREATE OR REPLACE TEMP TABLE compacted_focus_lines AS\n",
+    include_str!("../../queries/focus_compact.sql")
+);
+
+/// Replaces the rows of the charge `days` (a `TIMESTAMP[]` value) of `focus_lines` by one row
+/// per line, inside the caller's transaction; returns how many remain.
+///
+/// # Errors
+/// Database failures.
+pub fn compact_days(tx: &duckdb::Connection, days: duckdb::types::Value) -> Result<usize, StoreError> {
+    tx.prepare_cached(FOCUS_COMPACT_SQL)
+        .and_then(|mut statement| statement.execute([days.clone()]))
+        .map_err(StoreError::db("merging FOCUS line rows"))?;
+    tx.prepare_cached("DELETE FROM focus_lines WHERE charge_day IN (SELECT unnest(?::TIMESTAMP[]))")
+        .and_then(|mut statement| statement.execute([days]))
+        .map_err(StoreError::db("removing merged FOCUS line rows"))?;
+    tx.prepare_cached("INSERT INTO focus_lines SELECT * FROM compacted_focus_lines")
+        .and_then(|mut statement| statement.execute([]))
+        .map_err(StoreError::db("storing merged FOCUS line rows"))
+}
 
 /// Whether a line is usage as billed, or a correction after a re-price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,6 +142,11 @@ pub struct LineLedger {
 impl LineLedger {
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
+    }
+
+    /// How many lines it holds.
+    pub fn len(&self) -> usize {
+        self.lines.len()
     }
 
     /// Adds every line of `other` (the lines of another batch of the same transaction).

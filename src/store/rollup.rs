@@ -7,8 +7,9 @@
 //! (`queries/rollup_deltas.sql`, from old and new versions of the events with signs) in the temp
 //! table `staged_rollup`, and `queries/rollup_append.sql` appends them to both rollups. Appending
 //! costs the same however large the rollups are; a key then has several rows until
-//! [`Compactor`] merges the hours and days that received rows (`queries/rollup_compact.sql`).
-//! Reports sum rows, so they are exact at every moment. A test compares every rollup with the
+//! [`Compactor`] merges the hours and days that received rows (`queries/rollup_compact.sql`),
+//! and the same days of the FOCUS ledger, which the writer appends to the same way
+//! (`queries/focus_compact.sql`). Reports sum rows, so they are exact at every moment. A test compares every rollup with the
 //! events after random ingests and re-pricing, so the two ways of summing stay in step.
 
 use std::collections::HashMap;
@@ -74,6 +75,33 @@ struct Sums {
     ttft_count: i64,
 }
 
+impl Sums {
+    /// Adds the sums of another row (of the same key, or of a finer unit).
+    fn absorb(&mut self, other: &Sums) {
+        self.requests += other.requests;
+        self.records += other.records;
+        self.errors += other.errors;
+        self.attempts += other.attempts;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cache_write_1h_tokens += other.cache_write_1h_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+        add_money(&mut self.cost_usd, other.cost_usd);
+        add_money(&mut self.list_cost_usd, other.list_cost_usd);
+        add_money(&mut self.reported_cost_usd, other.reported_cost_usd);
+        self.reported_requests += other.reported_requests;
+        self.unpriced_requests += other.unpriced_requests;
+        add_money(&mut self.cache_savings_usd, other.cache_savings_usd);
+        add_money(&mut self.cache_hit_savings_usd, other.cache_hit_savings_usd);
+        self.latency_ms_sum += other.latency_ms_sum;
+        self.latency_count += other.latency_count;
+        self.ttft_ms_sum += other.ttft_ms_sum;
+        self.ttft_count += other.ttft_count;
+    }
+}
+
 fn add_money(sum: &mut Option<i128>, value: Option<i128>) {
     if let Some(value) = value {
         *sum = Some(sum.unwrap_or(0) + value);
@@ -102,12 +130,26 @@ impl<'a> RollupDeltas<'a> {
     }
 
     /// Deltas to `rollup_daily`.
-    #[must_use]
-    pub fn daily() -> RollupDeltas<'a> {
+    fn daily() -> RollupDeltas<'a> {
         RollupDeltas {
             unit_micros: DAY_MICROS,
             rows: HashMap::default(),
         }
+    }
+
+    /// The deltas to `rollup_daily` of the events summed in `hourly`: its rows folded into
+    /// their days, which costs a lookup per hourly row instead of one per event.
+    #[must_use]
+    pub fn daily_of(hourly: &RollupDeltas<'a>) -> RollupDeltas<'a> {
+        let mut daily = RollupDeltas::daily();
+        for (key, sums) in &hourly.rows {
+            let key = Key {
+                unit: key.unit.div_euclid(DAY_MICROS) * DAY_MICROS,
+                ..key.clone()
+            };
+            daily.rows.entry(key).or_default().absorb(sums);
+        }
+        daily
     }
 
     /// Adds one stored event.
@@ -307,22 +349,27 @@ impl<'a> RollupDeltas<'a> {
 
 const DAY_MICROS: i64 = 24 * HOUR_MICROS;
 
-/// Rows appended to a rollup since its units were last compacted.
+/// Rows appended to the rollups and the FOCUS ledger since their units were last compacted.
 #[derive(Debug, Default)]
 pub struct Compactor {
     /// Hours (microseconds since the epoch) with rows appended since the last compaction.
     hours: std::collections::BTreeSet<i64>,
-    /// Rows appended since (hourly and daily).
+    /// Rows appended since (hourly, daily and FOCUS lines).
     rows: usize,
     since: Option<std::time::Instant>,
+    /// Rows the last compaction left in the units it merged.
+    last_merged: usize,
 }
 
-/// Compact once this many rows were appended…
-const COMPACT_AFTER_ROWS: usize = 50_000;
-/// …or this long after the first of them.
-const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+/// Compact once this many rows were appended, and at least as many as the last compaction left:
+/// a compaction reads every row of the units it merges, so waiting for as many new rows keeps
+/// its cost to about two rows read per row appended however large the rollups grow (and the
+/// fragments to about half of the rows)…
+const COMPACT_AFTER_ROWS: usize = 200_000;
+/// …or this long after the first of them, so that a trickle is compacted too.
+const COMPACT_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn unit_list(units: impl Iterator<Item = i64>) -> duckdb::types::Value {
+pub(crate) fn unit_list(units: impl Iterator<Item = i64>) -> duckdb::types::Value {
     duckdb::types::Value::List(
         units
             .map(|micros| duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, micros))
@@ -341,7 +388,8 @@ impl Compactor {
     /// Whether enough has been appended to compact now.
     #[must_use]
     pub fn due(&self) -> bool {
-        self.rows >= COMPACT_AFTER_ROWS || self.since.is_some_and(|since| since.elapsed() >= COMPACT_AFTER)
+        self.rows >= COMPACT_AFTER_ROWS.max(self.last_merged)
+            || self.since.is_some_and(|since| since.elapsed() >= COMPACT_AFTER)
     }
 
     /// Merges the noted hours of `rollup_hourly` and their days of `rollup_daily` into one row
@@ -365,13 +413,16 @@ impl Compactor {
             merged,
             "rollups compacted"
         );
-        *self = Compactor::default();
+        *self = Compactor {
+            last_merged: merged,
+            ..Compactor::default()
+        };
         Ok(merged)
     }
 }
 
-/// Merges `hours` of `rollup_hourly` and their days of `rollup_daily` into one row per key,
-/// inside the caller's transaction; returns how many rows remain for them.
+/// Merges `hours` of `rollup_hourly`, and their days of `rollup_daily` and `focus_lines`, into
+/// one row per key, inside the caller's transaction; returns how many rows remain for them.
 ///
 /// # Errors
 /// Database failures.
@@ -390,6 +441,8 @@ pub fn compact_hours(
     ] {
         merged += compact_units(tx, rollup, unit, units)?;
     }
+    // FOCUS lines are charged on the UTC day of their calls: the same days.
+    merged += super::focus::compact_days(tx, unit_list(days.iter().copied()))?;
     Ok(merged)
 }
 
@@ -501,5 +554,25 @@ mod tests {
         // Nothing is left to do.
         assert!(!compactor.due());
         assert_eq!(compactor.compact(&mut conn).unwrap(), 0);
+    }
+
+    /// A compaction waits for as many new rows as the last one left, so its cost per appended
+    /// row stays bounded as the rollups grow.
+    #[test]
+    fn compaction_waits_for_as_many_rows_as_the_last_one_left() {
+        let mut compactor = Compactor::default();
+        compactor.note([0], COMPACT_AFTER_ROWS - 1);
+        assert!(!compactor.due());
+        compactor.note([0], 1);
+        assert!(compactor.due());
+
+        let mut compactor = Compactor {
+            last_merged: 3 * COMPACT_AFTER_ROWS,
+            ..Compactor::default()
+        };
+        compactor.note([0], 2 * COMPACT_AFTER_ROWS);
+        assert!(!compactor.due(), "fewer new rows than the last compaction left");
+        compactor.note([0], COMPACT_AFTER_ROWS);
+        assert!(compactor.due());
     }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "rollups_append_only",
         include_str!("migrations/0006_rollups_append_only.sql"),
     ),
+    (
+        7,
+        "focus_lines_append_only",
+        include_str!("migrations/0007_focus_lines_append_only.sql"),
+    ),
 ];
 
 /// Brings the database up to the latest schema.

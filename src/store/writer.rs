@@ -25,7 +25,7 @@ use tracing::{error, info};
 
 use super::dedupe::{Fingerprints, fingerprint_of};
 use super::encoded::{Encoded, IngestBatch};
-use super::focus::{FOCUS_UPSERT_SQL, LineLedger};
+use super::focus::LineLedger;
 use super::rollup::{Compactor, RollupDeltas};
 use super::{Store, StoreError};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -516,15 +516,14 @@ fn execute_cached(tx: &Connection, sql: &str, context: &'static str) -> Result<(
 
 /// Creates the writer's temp staging tables (per connection, empty between transactions):
 /// `staged_events` (the columns of `usage_events` and a `sign`) and `staged_rollup` carry a
-/// re-price's changes to the rollups, `staged_focus_lines` every write's FOCUS lines.
+/// re-price's changes to the rollups.
 ///
 /// # Errors
 /// Database failures.
 pub fn create_staging(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS staged_events AS SELECT *, 1::INTEGER AS sign FROM usage_events LIMIT 0;
-         CREATE TEMP TABLE IF NOT EXISTS staged_rollup AS SELECT * FROM rollup_hourly LIMIT 0;
-         CREATE TEMP TABLE IF NOT EXISTS staged_focus_lines AS SELECT * FROM focus_lines LIMIT 0;",
+         CREATE TEMP TABLE IF NOT EXISTS staged_rollup AS SELECT * FROM rollup_hourly LIMIT 0;",
     )
     .map_err(StoreError::db("creating staging tables"))
 }
@@ -547,7 +546,7 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
     for sql in ROLLUP_APPEND_SQL.iter() {
         execute_cached(tx, sql, "appending to the rollups")?;
     }
-    append_focus_lines(tx, lines, &mut PhaseClock::start())?;
+    append_focus_lines(tx, lines)?;
     super::rollup::compact_hours(tx, &hours)?;
     for sql in ["DELETE FROM staged_events", "DELETE FROM staged_rollup"] {
         execute_cached(tx, sql, "emptying the staging tables")?;
@@ -555,28 +554,17 @@ pub(crate) fn apply_staged(tx: &Connection, lines: &LineLedger) -> Result<(), St
     Ok(())
 }
 
-/// Folds `lines` into the FOCUS ledger (`queries/focus_upsert.sql`) through the temp table
-/// `staged_focus_lines`, which it leaves empty.
-fn append_focus_lines(tx: &Connection, lines: &LineLedger, clock: &mut PhaseClock) -> Result<(), StoreError> {
+/// Appends `lines` to the FOCUS ledger. A line may then have several rows until the compactor
+/// merges its day (`queries/focus_compact.sql`); readers sum them.
+fn append_focus_lines(tx: &Connection, lines: &LineLedger) -> Result<(), StoreError> {
     if lines.is_empty() {
         return Ok(());
     }
-    let batch = lines.to_record_batch()?;
-    let mut appender = tx
-        .appender_to_catalog_and_db("staged_focus_lines", "temp", "main")
-        .map_err(StoreError::db("opening the FOCUS staging appender"))?;
-    appender
-        .append_record_batch(batch)
-        .map_err(StoreError::db("staging FOCUS lines"))?;
-    appender.flush().map_err(StoreError::db("flushing FOCUS lines"))?;
-    drop(appender);
-    clock.lap("focus-stage");
-    execute_cached(tx, FOCUS_UPSERT_SQL, "updating the FOCUS ledger")?;
-    clock.lap("focus-upsert");
-    execute_cached(
+    append_batches(
         tx,
-        "DELETE FROM staged_focus_lines",
-        "emptying the FOCUS staging table",
+        "focus_lines",
+        vec![lines.to_record_batch()?],
+        "appending FOCUS lines",
     )
 }
 
@@ -674,17 +662,17 @@ fn write_group(
             lines.merge(encoded.lines);
             events.push(encoded.events);
         }
-        let (mut hourly, mut daily) = (RollupDeltas::hourly(), RollupDeltas::daily());
+        let mut hourly = RollupDeltas::hourly();
         for priced in fresh.iter().flatten() {
             hourly.add(priced);
-            daily.add(priced);
         }
+        let daily = RollupDeltas::daily_of(&hourly);
         let hours: Vec<i64> = hourly.units().collect();
         let rollups = [
             ("rollup_hourly", hourly.to_record_batch()?),
             ("rollup_daily", daily.to_record_batch()?),
         ];
-        touched = Some((hours, hourly.len() + daily.len()));
+        touched = Some((hours, hourly.len() + daily.len() + lines.len()));
         clock.lap("deltas");
         append_batches(&tx, "usage_events", events, "appending events")?;
         clock.lap("append");
@@ -694,8 +682,8 @@ fn write_group(
             append_batches(&tx, rollup, vec![deltas], "appending rollup deltas")?;
         }
         clock.lap("rollups");
-        append_focus_lines(&tx, &lines, &mut clock)?;
-        clock.lap("focus-clear");
+        append_focus_lines(&tx, &lines)?;
+        clock.lap("focus");
     }
     tx.commit().map_err(StoreError::db("committing a batch"))?;
     fingerprints.extend(fresh_fingerprints);
@@ -923,5 +911,44 @@ mod tests {
             assert_eq!(count(&conn, reported), 275);
         }
         assert_eq!(count(&conn, "SELECT sum(requests)::BIGINT FROM focus_lines"), 4);
+    }
+
+    /// FOCUS lines are appended per group: a line two groups bill has two rows until the
+    /// compactor merges its day. The FOCUS report sums them, so it is the same before and after.
+    #[test]
+    fn focus_line_fragments_sum_in_the_report_and_compact_into_one_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        create_staging(&conn).unwrap();
+        let mut fingerprints = Fingerprints::load(&conn).unwrap();
+        let mut compactor = Compactor::default();
+        for (id, hour) in [("f1", 10), ("f2", 14)] {
+            let line = format!(
+                r#"{{"event_id": "{id}", "ts": "2026-03-01T{hour}:00:00Z", "team": "search", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1, "reported_cost_usd": "0.5"}}"#
+            );
+            let mut group = vec![(prepared(&[&line]), oneshot::channel().0)];
+            write_group(&mut conn, &mut group, None, &mut fingerprints, &mut compactor).unwrap();
+        }
+        let pairs = [("from", "2026-03-01"), ("to", "2026-03-02")]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()));
+        let params = crate::reports::params::CommonParams::parse(&pairs, &[], Utc::now()).unwrap();
+        let focus = |conn: &Connection| {
+            let report = crate::reports::focus::run(conn, &params, ("acct", "Acct")).unwrap();
+            let frame = report.rows;
+            let column = |name: &str| frame.column(name).unwrap().get(0).unwrap().to_string();
+            (frame.height(), column("x_Requests"), column("EffectiveCost"))
+        };
+        assert_eq!(count(&conn, "SELECT count(*) FROM focus_lines"), 2);
+        assert_eq!(
+            count(&conn, "SELECT count(DISTINCT line_key) FROM focus_lines"),
+            1
+        );
+        let before = focus(&conn);
+        assert_eq!(before.0, 1, "one FOCUS row per line: {before:?}");
+        assert_eq!(before.1, "2");
+        compactor.compact(&mut conn).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM focus_lines"), 1);
+        assert_eq!(count(&conn, "SELECT requests FROM focus_lines"), 2);
+        assert_eq!(focus(&conn), before);
     }
 }

@@ -308,6 +308,12 @@ fn bench_ingest_posts_every_batch_and_reports_its_figures() {
     }
     assert!(result["server_ready_seconds"].as_f64().unwrap() >= 0.0);
     assert!((0.0..=100.0).contains(&result["steal_percent"].as_f64().unwrap()));
+    // The writer thread is found by name, and is part of the server.
+    let writer = result["writer_cpu_us_per_event"].as_f64().unwrap();
+    assert!(
+        (0.0..=result["server_cpu_us_per_event"].as_f64().unwrap()).contains(&writer),
+        "{result}"
+    );
 }
 
 /// `bench ingest --cpu-only` runs the request path over every generated body, with no server.
