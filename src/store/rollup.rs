@@ -12,8 +12,9 @@
 //! (`queries/focus_compact.sql`). Reports sum rows, so they are exact at every moment. A test compares every rollup with the
 //! events after random ingests and re-pricing, so the two ways of summing stay in step.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use duckdb::arrow::array::{
     ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int16Builder, Int64Builder, StringBuilder,
@@ -349,16 +350,18 @@ impl<'a> RollupDeltas<'a> {
 
 const DAY_MICROS: i64 = 24 * HOUR_MICROS;
 
-/// Rows appended to the rollups and the FOCUS ledger since their units were last compacted.
+/// Rows appended to the rollups and the FOCUS ledger since their units were last compacted:
+/// the writer notes them, and hands the units to a [`CompactionThread`] when enough have
+/// accumulated.
 #[derive(Debug, Default)]
 pub struct Compactor {
     /// Hours (microseconds since the epoch) with rows appended since the last compaction.
-    hours: std::collections::BTreeSet<i64>,
+    hours: BTreeSet<i64>,
     /// Rows appended since (hourly, daily and FOCUS lines).
     rows: usize,
     since: Option<std::time::Instant>,
-    /// Rows the last compaction left in the units it merged.
-    last_merged: usize,
+    /// Rows the last compaction left in the units it merged (written by the compaction thread).
+    last_merged: Arc<AtomicUsize>,
 }
 
 /// Compact once this many rows were appended, and at least as many as the last compaction left:
@@ -388,36 +391,132 @@ impl Compactor {
     /// Whether enough has been appended to compact now.
     #[must_use]
     pub fn due(&self) -> bool {
-        self.rows >= COMPACT_AFTER_ROWS.max(self.last_merged)
+        self.rows >= COMPACT_AFTER_ROWS.max(self.last_merged.load(Ordering::Relaxed))
             || self.since.is_some_and(|since| since.elapsed() >= COMPACT_AFTER)
     }
 
-    /// Merges the noted hours of `rollup_hourly` and their days of `rollup_daily` into one row
-    /// per key, in one transaction.
+    /// The hours noted so far, which it forgets: the caller compacts them.
+    pub fn take(&mut self) -> BTreeSet<i64> {
+        self.rows = 0;
+        self.since = None;
+        std::mem::take(&mut self.hours)
+    }
+
+    /// Merges the noted hours (and their days) now, on `conn`, in one transaction.
     ///
     /// # Errors
     /// Database failures; nothing is then changed and the units stay noted.
     pub fn compact(&mut self, conn: &mut duckdb::Connection) -> Result<usize, StoreError> {
-        if self.hours.is_empty() {
-            return Ok(0);
-        }
-        let tx = conn
-            .transaction()
-            .map_err(StoreError::db("beginning a rollup compaction"))?;
-        let merged = compact_hours(&tx, &self.hours)?;
-        tx.commit()
-            .map_err(StoreError::db("committing a rollup compaction"))?;
-        tracing::debug!(
-            hours = self.hours.len(),
-            rows = self.rows,
-            merged,
-            "rollups compacted"
-        );
-        *self = Compactor {
-            last_merged: merged,
-            ..Compactor::default()
-        };
+        let merged = compact_committed(conn, &self.hours)?;
+        self.last_merged.store(merged, Ordering::Relaxed);
+        self.take();
         Ok(merged)
+    }
+
+    /// Starts the thread that compacts what [`Compactor::take`] hands it, on `conn` (a
+    /// connection of its own). `exclusive` is held while it compacts: a re-price, which
+    /// compacts its own hours, holds it too, so that the two never delete the same rows.
+    ///
+    /// # Errors
+    /// When the OS refuses a thread.
+    pub fn spawn_thread(
+        &self,
+        conn: duckdb::Connection,
+        exclusive: Arc<Mutex<()>>,
+    ) -> std::io::Result<CompactionThread> {
+        let (jobs, received) = std::sync::mpsc::channel::<BTreeSet<i64>>();
+        let last_merged = self.last_merged.clone();
+        let handle = std::thread::Builder::new()
+            .name("ledger-compact".to_owned())
+            .spawn(move || run_compactions(conn, &received, &exclusive, &last_merged))?;
+        Ok(CompactionThread {
+            jobs: Some(jobs),
+            handle: Some(handle),
+        })
+    }
+}
+
+/// Merges `hours` and their days in one transaction of its own; returns the rows left.
+fn compact_committed(conn: &mut duckdb::Connection, hours: &BTreeSet<i64>) -> Result<usize, StoreError> {
+    if hours.is_empty() {
+        return Ok(0);
+    }
+    let tx = conn
+        .transaction()
+        .map_err(StoreError::db("beginning a rollup compaction"))?;
+    let merged = compact_hours(&tx, hours)?;
+    tx.commit()
+        .map_err(StoreError::db("committing a rollup compaction"))?;
+    Ok(merged)
+}
+
+/// The compactions of the rollups and the FOCUS ledger, off the writer thread: a compaction
+/// rewrites every row of the units it merges (hundreds of milliseconds), and the writer goes on
+/// committing meanwhile. It only appends, so the two never touch the same rows: rows it appends
+/// to a unit being compacted are not in the compaction's snapshot, and stay as fragments.
+pub struct CompactionThread {
+    jobs: Option<std::sync::mpsc::Sender<BTreeSet<i64>>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CompactionThread {
+    /// Queues `hours` (and their days) for compaction; never waits.
+    pub fn submit(&self, hours: BTreeSet<i64>) {
+        if hours.is_empty() {
+            return;
+        }
+        if let Some(jobs) = &self.jobs
+            && jobs.send(hours).is_err()
+        {
+            tracing::error!("the compaction thread is gone; rollup fragments stay until the next start");
+        }
+    }
+
+    /// Finishes the queued compactions and stops the thread.
+    pub fn stop(mut self) {
+        self.jobs = None;
+        if let Some(handle) = self.handle.take()
+            && handle.join().is_err()
+        {
+            tracing::error!("the compaction thread panicked");
+        }
+    }
+}
+
+fn run_compactions(
+    mut conn: duckdb::Connection,
+    jobs: &std::sync::mpsc::Receiver<BTreeSet<i64>>,
+    exclusive: &Mutex<()>,
+    last_merged: &AtomicUsize,
+) {
+    // Hours whose compaction failed are retried with the next job.
+    let mut pending = BTreeSet::new();
+    while let Ok(hours) = jobs.recv() {
+        pending.extend(hours);
+        while let Ok(more) = jobs.try_recv() {
+            pending.extend(more);
+        }
+        let started = std::time::Instant::now();
+        let _exclusive = exclusive
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match compact_committed(&mut conn, &pending) {
+            Ok(merged) => {
+                tracing::debug!(
+                    hours = pending.len(),
+                    merged,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "rollups compacted"
+                );
+                last_merged.store(merged, Ordering::Relaxed);
+                pending.clear();
+            }
+            // The fragments stay; reports are exact either way.
+            Err(error) => tracing::error!(
+                error = %super::writer::error_chain(&error),
+                "compacting the rollups failed; retried with the next compaction"
+            ),
+        }
     }
 }
 
@@ -567,7 +666,7 @@ mod tests {
         assert!(compactor.due());
 
         let mut compactor = Compactor {
-            last_merged: 3 * COMPACT_AFTER_ROWS,
+            last_merged: Arc::new(AtomicUsize::new(3 * COMPACT_AFTER_ROWS)),
             ..Compactor::default()
         };
         compactor.note([0], 2 * COMPACT_AFTER_ROWS);

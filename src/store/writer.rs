@@ -26,7 +26,7 @@ use tracing::{error, info};
 use super::dedupe::{Fingerprints, fingerprint_of};
 use super::encoded::{Encoded, IngestBatch};
 use super::focus::LineLedger;
-use super::rollup::{Compactor, RollupDeltas};
+use super::rollup::{CompactionThread, Compactor, RollupDeltas};
 use super::{Store, StoreError};
 use duckdb::arrow::record_batch::RecordBatch;
 use std::sync::Arc;
@@ -126,9 +126,19 @@ impl Writer {
         let gate = Arc::new(RetentionGate::new(options.retention, watermark));
         let (queue, requests) = mpsc::channel(options.queue_capacity.max(1));
         let thread_gate = gate.clone();
+        let compactor = Compactor::default();
+        let exclusive = Arc::new(std::sync::Mutex::new(()));
+        let compaction_conn = store_conn
+            .try_clone()
+            .map_err(|error| std::io::Error::other(error_chain(&error)))?;
+        let compaction = Compaction {
+            thread: compactor.spawn_thread(compaction_conn, exclusive.clone())?,
+            compactor,
+            exclusive,
+        };
         let handle = std::thread::Builder::new()
             .name("ledger-writer".to_owned())
-            .spawn(move || run(store_conn, requests, options, thread_gate))?;
+            .spawn(move || run(store_conn, requests, options, thread_gate, compaction))?;
         Ok((Writer { queue, gate }, handle))
     }
 
@@ -277,11 +287,21 @@ impl Writer {
     }
 }
 
+/// The writer's bookkeeping of rows to compact, the thread that compacts them, and the lock
+/// that keeps a re-price (which compacts the hours it changed) and that thread apart: the two
+/// would delete the same rows.
+struct Compaction {
+    compactor: Compactor,
+    thread: CompactionThread,
+    exclusive: Arc<std::sync::Mutex<()>>,
+}
+
 fn run(
     mut conn: Connection,
     mut requests: mpsc::Receiver<Request>,
     options: WriterOptions,
     gate: Arc<RetentionGate>,
+    compaction: Compaction,
 ) {
     if let Err(error) = create_staging(&conn) {
         // Without staging tables no batch can commit; every request will report the failure.
@@ -301,10 +321,16 @@ fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "dedupe fingerprints loaded"
     );
+    let Compaction {
+        compactor,
+        thread: compaction,
+        exclusive,
+    } = compaction;
     let mut state = WriterState {
         gate,
         fingerprints,
-        compactor: Compactor::default(),
+        compactor,
+        compaction,
     };
     // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
     // retention pass), served next in the order they arrived.
@@ -382,7 +408,12 @@ fn run(
                 reply,
             } => {
                 let started = Instant::now();
-                let result = reprice_committed(&mut conn, &scope, &catalog);
+                let result = {
+                    let _exclusive = exclusive
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    reprice_committed(&mut conn, &scope, &catalog)
+                };
                 match &result {
                     Ok(outcome) => info!(
                         examined = outcome.examined,
@@ -420,6 +451,7 @@ fn run(
             }
         }
     }
+    state.compaction.stop();
     if let Err(error) = conn.execute_batch("CHECKPOINT") {
         error!(%error, "final checkpoint failed; the write-ahead log will be replayed on the next start");
     }
@@ -431,6 +463,7 @@ pub(super) struct WriterState {
     pub(super) gate: Arc<RetentionGate>,
     pub(super) fingerprints: Fingerprints,
     pub(super) compactor: Compactor,
+    pub(super) compaction: CompactionThread,
 }
 
 pub(super) fn commit_ingest_group(
@@ -472,18 +505,8 @@ pub(super) fn commit_ingest_group(
             }
         }
     }
-    // After the replies: compaction never delays an acknowledgement.
     if state.compactor.due() {
-        let started = Instant::now();
-        match state.compactor.compact(conn) {
-            Ok(rows) => tracing::debug!(
-                rows,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "rollups compacted"
-            ),
-            // The appended rows stay; reports are exact either way. The next batch retries.
-            Err(error) => error!(error = %error_chain(&error), "compacting the rollups failed"),
-        }
+        state.compaction.submit(state.compactor.take());
     }
 }
 
