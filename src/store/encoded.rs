@@ -5,14 +5,16 @@
 //! the ingest pipeline encodes each request on the thread that parsed it (`pipeline::prepare`)
 //! and the writer only appends; it encodes again only the requests whose records were not all
 //! new (duplicates or expired records: the encoding must cover exactly the stored ones). The
-//! rollup deltas are summed by the writer over the whole group instead: per request they would
-//! multiply the rows appended to the rollups (and compacted later) by the group's size.
+//! hourly rollup sums are made here too, per request; the writer merges them over its group
+//! (appending them per request would multiply the rollup rows appended, and compacted later, by
+//! the group's size) and folds the hours into days.
 
 use chrono::{DateTime, Utc};
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::StoreError;
 use super::focus::{ChargeClass, LineLedger, LineOwner};
+use super::rollup::RequestSums;
 use super::rows::to_record_batch;
 use crate::pricing::PricedRecord;
 
@@ -25,6 +27,8 @@ pub struct Encoded {
     pub events: RecordBatch,
     /// The FOCUS lines the records bill.
     pub lines: LineLedger,
+    /// The records' hourly rollup sums.
+    pub hourly: RequestSums,
 }
 
 impl Encoded {
@@ -51,6 +55,7 @@ impl Encoded {
             records: all.len(),
             events: to_record_batch(&all, ingested_at)?,
             lines,
+            hourly: RequestSums::of(&all),
         })
     }
 }

@@ -49,9 +49,32 @@ struct Key<'a> {
     cache_hit: bool,
 }
 
+impl<'a> Key<'a> {
+    /// The key of `priced`'s row in a rollup by `unit_micros` (an hour or a day).
+    fn of(priced: &'a PricedRecord, unit_micros: i64) -> Key<'a> {
+        let record = &priced.record;
+        Key {
+            unit: record.ts.timestamp_micros().div_euclid(unit_micros) * unit_micros,
+            source: record.source.as_str(),
+            team: &record.team,
+            project: record.project.as_deref(),
+            provider: record.provider.as_str(),
+            model_key: &priced.model_key,
+            model_requested: &record.model_requested,
+            route: record.route.as_deref(),
+            fallback_from: record.fallback_from.as_deref(),
+            status_code: i16::try_from(record.status_code).unwrap_or(i16::MAX),
+            error_type: record.error_type.map(|kind| kind.as_str()),
+            cost_source: priced.cost.source().as_str(),
+            service_tier: record.service_tier.as_str(),
+            cache_hit: record.cache_hit,
+        }
+    }
+}
+
 /// The measures of a rollup row, as `rollup_append.sql` sums them (money sums ignore NULLs and
 /// stay NULL only when every value is).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Sums {
     requests: i64,
     records: i64,
@@ -77,6 +100,53 @@ struct Sums {
 }
 
 impl Sums {
+    /// Adds one event.
+    fn add(&mut self, priced: &PricedRecord) {
+        let record = &priced.record;
+        let requests = count(record.request_count);
+        let tokens = &record.tokens;
+        self.requests += requests;
+        self.records += 1;
+        if record.is_error() {
+            self.errors += requests;
+        }
+        self.attempts += i64::from(record.attempts);
+        self.input_tokens += count(tokens.input().get());
+        self.output_tokens += count(tokens.output().get());
+        self.cached_input_tokens += count(tokens.cached_input().get());
+        self.cache_write_tokens += count(tokens.cache_write().get());
+        self.cache_write_1h_tokens += count(tokens.cache_write_1h().get());
+        self.reasoning_tokens += count(tokens.reasoning().get());
+        add_money(&mut self.cost_usd, priced.cost.usd().map(decimal_units));
+        add_money(&mut self.list_cost_usd, priced.cost.list_usd().map(decimal_units));
+        add_money(
+            &mut self.reported_cost_usd,
+            record.reported_cost_usd.map(decimal_units),
+        );
+        if record.reported_cost_usd.is_some() {
+            self.reported_requests += requests;
+        }
+        if priced.cost.source().as_str() == "unpriced" {
+            self.unpriced_requests += requests;
+        }
+        add_money(
+            &mut self.cache_savings_usd,
+            priced.cost.cache_savings().map(decimal_units),
+        );
+        add_money(
+            &mut self.cache_hit_savings_usd,
+            priced.cost.cache_hit_savings().map(decimal_units),
+        );
+        if let Some(latency) = record.latency_ms {
+            self.latency_ms_sum += latency;
+            self.latency_count += 1;
+        }
+        if let Some(ttft) = record.ttft_ms {
+            self.ttft_ms_sum += ttft;
+            self.ttft_count += 1;
+        }
+    }
+
     /// Adds the sums of another row (of the same key, or of a finer unit).
     fn absorb(&mut self, other: &Sums) {
         self.requests += other.requests;
@@ -111,6 +181,42 @@ fn add_money(sum: &mut Option<i128>, value: Option<i128>) {
 
 fn count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A request's hourly rollup sums, made on the thread that parsed it so the writer only merges
+/// them: one row per key, named by the first of the request's records that has it (the key
+/// borrows from the records, which travel beside the sums to the writer).
+#[derive(Debug, Default)]
+pub struct RequestSums {
+    rows: Vec<(usize, Sums)>,
+}
+
+impl RequestSums {
+    /// The hourly sums of `records`.
+    #[must_use]
+    pub fn of(records: &[&PricedRecord]) -> RequestSums {
+        let mut index: HashMap<Key<'_>, usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut rows: Vec<(usize, Sums)> = Vec::new();
+        for (position, priced) in records.iter().enumerate() {
+            let row = *index.entry(Key::of(priced, HOUR_MICROS)).or_insert_with(|| {
+                rows.push((position, Sums::default()));
+                rows.len() - 1
+            });
+            rows[row].1.add(priced);
+        }
+        RequestSums { rows }
+    }
+
+    /// Rows: distinct hourly keys among the records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 /// The deltas of a batch of new events to one rollup, per UTC hour or per UTC day.
@@ -155,65 +261,20 @@ impl<'a> RollupDeltas<'a> {
 
     /// Adds one stored event.
     pub fn add(&mut self, priced: &'a PricedRecord) {
-        let record = &priced.record;
-        let key = Key {
-            unit: record.ts.timestamp_micros().div_euclid(self.unit_micros) * self.unit_micros,
-            source: record.source.as_str(),
-            team: &record.team,
-            project: record.project.as_deref(),
-            provider: record.provider.as_str(),
-            model_key: &priced.model_key,
-            model_requested: &record.model_requested,
-            route: record.route.as_deref(),
-            fallback_from: record.fallback_from.as_deref(),
-            status_code: i16::try_from(record.status_code).unwrap_or(i16::MAX),
-            error_type: record.error_type.map(|kind| kind.as_str()),
-            cost_source: priced.cost.source().as_str(),
-            service_tier: record.service_tier.as_str(),
-            cache_hit: record.cache_hit,
-        };
-        let requests = count(record.request_count);
-        let tokens = &record.tokens;
-        let sums = self.rows.entry(key).or_default();
-        sums.requests += requests;
-        sums.records += 1;
-        if record.is_error() {
-            sums.errors += requests;
-        }
-        sums.attempts += i64::from(record.attempts);
-        sums.input_tokens += count(tokens.input().get());
-        sums.output_tokens += count(tokens.output().get());
-        sums.cached_input_tokens += count(tokens.cached_input().get());
-        sums.cache_write_tokens += count(tokens.cache_write().get());
-        sums.cache_write_1h_tokens += count(tokens.cache_write_1h().get());
-        sums.reasoning_tokens += count(tokens.reasoning().get());
-        add_money(&mut sums.cost_usd, priced.cost.usd().map(decimal_units));
-        add_money(&mut sums.list_cost_usd, priced.cost.list_usd().map(decimal_units));
-        add_money(
-            &mut sums.reported_cost_usd,
-            record.reported_cost_usd.map(decimal_units),
-        );
-        if record.reported_cost_usd.is_some() {
-            sums.reported_requests += requests;
-        }
-        if priced.cost.source().as_str() == "unpriced" {
-            sums.unpriced_requests += requests;
-        }
-        add_money(
-            &mut sums.cache_savings_usd,
-            priced.cost.cache_savings().map(decimal_units),
-        );
-        add_money(
-            &mut sums.cache_hit_savings_usd,
-            priced.cost.cache_hit_savings().map(decimal_units),
-        );
-        if let Some(latency) = record.latency_ms {
-            sums.latency_ms_sum += latency;
-            sums.latency_count += 1;
-        }
-        if let Some(ttft) = record.ttft_ms {
-            sums.ttft_ms_sum += ttft;
-            sums.ttft_count += 1;
+        self.rows
+            .entry(Key::of(priced, self.unit_micros))
+            .or_default()
+            .add(priced);
+    }
+
+    /// Adds the sums of a request's events made off the writer thread (`RequestSums::of`);
+    /// `records` are the records they were made from, in the same order.
+    pub fn absorb(&mut self, records: &[&'a PricedRecord], sums: &RequestSums) {
+        for (first, row) in &sums.rows {
+            self.rows
+                .entry(Key::of(records[*first], self.unit_micros))
+                .or_default()
+                .absorb(row);
         }
     }
 
@@ -581,6 +642,71 @@ fn compact_units(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sums made per request off the writer thread and merged give the same rows as adding
+    /// every record of the group one by one, whichever request a key's first record is in.
+    #[test]
+    fn request_sums_merged_equal_the_records_added_one_by_one() {
+        let line = |id: usize, hour: usize, team: &str, model: &str, latency: usize| {
+            format!(
+                r#"{{"event_id": "e{id}", "ts": "2026-03-01T{hour:02}:{id:02}:00Z", "team": "{team}", "provider": "openai", "model": "{model}", "input_tokens": {id}, "output_tokens": 2, "latency_ms": {latency}, "reported_cost_usd": "0.{id}"}}"#
+            )
+        };
+        let request = |lines: Vec<String>| {
+            crate::pipeline::prepare(
+                lines.join("\n").into_bytes(),
+                crate::ingest::body::Encoding::Identity,
+                u64::MAX,
+                crate::ingest::FormatChoice::Auto,
+                &crate::pricing::Catalog::new(Vec::new()),
+            )
+            .unwrap()
+            .priced
+        };
+        let first = request(vec![
+            line(1, 10, "search", "gpt-4o", 100),
+            line(2, 10, "search", "gpt-4o", 300),
+            line(3, 11, "search", "gpt-4o", 50),
+            line(4, 10, "growth", "gpt-4o-mini", 20),
+        ]);
+        let second = request(vec![
+            line(5, 10, "growth", "gpt-4o-mini", 40),
+            line(6, 12, "search", "gpt-4o", 70),
+            line(7, 10, "search", "gpt-4o", 10),
+        ]);
+        let requests: Vec<Vec<&PricedRecord>> = [&first, &second]
+            .into_iter()
+            .map(|records| records.iter().collect())
+            .collect();
+
+        let mut merged = RollupDeltas::hourly();
+        let mut one_by_one = RollupDeltas::hourly();
+        for records in &requests {
+            let sums = RequestSums::of(records);
+            merged.absorb(records, &sums);
+            for priced in records {
+                one_by_one.add(priced);
+            }
+        }
+        assert_eq!(RequestSums::of(&requests[0]).len(), 3);
+        assert_eq!(merged.len(), 4);
+        assert_eq!(merged.rows, one_by_one.rows);
+        let search_10 = merged
+            .rows
+            .iter()
+            .find(|(key, _)| key.team == "search" && key.unit % DAY_MICROS == 10 * HOUR_MICROS)
+            .map(|(_, sums)| sums)
+            .unwrap();
+        assert_eq!(
+            (
+                search_10.records,
+                search_10.input_tokens,
+                search_10.latency_ms_sum
+            ),
+            (3, 10, 410.0)
+        );
+        assert_eq!(search_10.reported_cost_usd, Some(10_i128.pow(USD_SCALE)));
+    }
 
     fn row(unit: &str, team: &str, records: i64, cost: &str) -> String {
         format!(

@@ -664,16 +664,17 @@ fn write_group(
     // Each request's encoding: the one made off this thread when all its records are new,
     // otherwise one of the new ones made here.
     let now = Utc::now();
-    let mut encodings = Vec::with_capacity(group.len());
+    // Each encoding with the records it encodes, in its order.
+    let mut encodings: Vec<(&[&PricedRecord], Encoded)> = Vec::with_capacity(group.len());
     for (((batch, _), fresh), encoded) in group.iter().zip(&fresh).zip(&mut encoded) {
         if fresh.is_empty() {
             continue;
         }
         match encoded.take() {
             Some(encoded) if encoded.records == fresh.len() && fresh.len() == batch.records.len() => {
-                encodings.push(encoded);
+                encodings.push((fresh, encoded));
             }
-            _ => encodings.push(Encoded::of(fresh.iter().copied(), now)?),
+            _ => encodings.push((fresh, Encoded::of(fresh.iter().copied(), now)?)),
         }
     }
     clock.lap("encode");
@@ -681,14 +682,13 @@ fn write_group(
     if !encodings.is_empty() {
         let mut lines = LineLedger::default();
         let mut events = Vec::with_capacity(encodings.len());
-        for encoded in encodings {
+        let mut hourly = RollupDeltas::hourly();
+        for (records, encoded) in encodings {
             lines.merge(encoded.lines);
             events.push(encoded.events);
+            hourly.absorb(records, &encoded.hourly);
         }
-        let mut hourly = RollupDeltas::hourly();
-        for priced in fresh.iter().flatten() {
-            hourly.add(priced);
-        }
+        clock.lap("merge");
         let daily = RollupDeltas::daily_of(&hourly);
         let hours: Vec<i64> = hourly.units().collect();
         let rollups = [
