@@ -155,6 +155,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         lake_dir: config.lake_dir.clone(),
         sql: Arc::new(sandbox),
         keys: Arc::new(config.keys.clone()),
+        parsing: AppState::parsing_slots(),
     };
     let Ledger {
         writer,

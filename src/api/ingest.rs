@@ -80,8 +80,10 @@ pub async fn ingest(
     let work = async {
         let raw = super::read_body(payload, limit).await?;
         let catalog = state.prices.current();
+        let slot = state.parsing_slot().await?;
         let prepared =
             web::block(move || pipeline::prepare(raw, encoding, limit, choice, &catalog)).await??;
+        drop(slot);
         let (response, refused) = pipeline::store(&state.writer, prepared, strict, false).await?;
         Ok((response, refused))
     };

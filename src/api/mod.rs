@@ -50,6 +50,31 @@ pub struct AppState {
     pub sql: Arc<Sandbox>,
     /// The API keys; empty when the ledger runs without keys.
     pub keys: Arc<crate::auth::KeyRing>,
+    /// Bodies decoded and parsed at once ([`AppState::parsing_slot`]).
+    pub parsing: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// Parse slots: one per CPU. Parsing is CPU work, so more bodies at once would not finish
+    /// sooner, but each holds its decompressed text and records meanwhile: with 16 clients
+    /// parsing 1,000-record LiteLLM bodies at once the server's peak RSS was 1.06 GiB, with
+    /// 8 it was 0.79 GiB.
+    #[must_use]
+    pub fn parsing_slots() -> Arc<tokio::sync::Semaphore> {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Arc::new(tokio::sync::Semaphore::new(cpus))
+    }
+
+    /// Waits for a parse slot; the body is parsed while the permit lives.
+    ///
+    /// # Errors
+    /// Never in practice: the semaphore is never closed.
+    pub async fn parsing_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, error::ApiError> {
+        self.parsing
+            .acquire()
+            .await
+            .map_err(|closed| error::ApiError::Internal(closed.to_string()))
+    }
 }
 
 /// Who may call a route: anyone, or a key allowing a role.

@@ -135,6 +135,7 @@ async fn receive(
     let work = async {
         let raw = super::read_body(payload, limit).await?;
         let catalog = state.prices.current();
+        let slot = state.parsing_slot().await?;
         let prepared = web::block(move || -> Result<_, ApiError> {
             let decoded = body::decode(encoding, raw, limit)?;
             let json = match otlp {
@@ -165,6 +166,7 @@ async fn receive(
             )?))
         })
         .await??;
+        drop(slot);
         match prepared {
             None => Ok((0usize, String::new())),
             Some(prepared) => {
