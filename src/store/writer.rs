@@ -331,6 +331,7 @@ fn run(
         fingerprints,
         compactor,
         compaction,
+        release: Release::spawn(),
     };
     // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
     // retention pass), served next in the order they arrived.
@@ -464,6 +465,42 @@ pub(super) struct WriterState {
     pub(super) fingerprints: Fingerprints,
     pub(super) compactor: Compactor,
     pub(super) compaction: CompactionThread,
+    pub(super) release: Release,
+}
+
+/// Frees what a committed group held (its records and Arrow arrays) on a thread of its own:
+/// dropping them was 4.6 % of the writer thread's samples, time every queued request waited.
+pub(super) struct Release {
+    /// `None` when the thread could not start: then the writer frees groups itself.
+    sender: Option<std::sync::mpsc::SyncSender<Vec<IngestBatch>>>,
+}
+
+impl Release {
+    /// Groups waiting to be freed before the writer frees one itself, which bounds the memory
+    /// they hold.
+    const BACKLOG: usize = 4;
+
+    fn spawn() -> Release {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<IngestBatch>>(Self::BACKLOG);
+        let spawned = std::thread::Builder::new()
+            .name("ledger-release".to_owned())
+            .spawn(move || receiver.into_iter().for_each(drop));
+        match spawned {
+            Ok(_) => Release { sender: Some(sender) },
+            Err(error) => {
+                error!(%error, "starting the release thread failed; the writer frees memory itself");
+                Release { sender: None }
+            }
+        }
+    }
+
+    /// Frees `batches` off this thread when the release thread keeps up, here otherwise.
+    fn free(&self, batches: Vec<IngestBatch>) {
+        if let Some(sender) = &self.sender {
+            // A full backlog or a gone thread hands the batches back, and they drop here.
+            let _ = sender.try_send(batches);
+        }
+    }
 }
 
 pub(super) fn commit_ingest_group(
@@ -493,9 +530,12 @@ pub(super) fn commit_ingest_group(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "batch committed"
             );
-            for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+            let mut batches = Vec::with_capacity(group.len());
+            for ((batch, reply), outcome) in group.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome)); // The caller may have gone away; the data is stored.
+                batches.push(batch);
             }
+            state.release.free(batches);
         }
         Err(error) => {
             error!(error = %error_chain(&error), requests = group.len(), "batch commit failed; nothing of it was stored");
@@ -934,6 +974,21 @@ mod tests {
             assert_eq!(count(&conn, reported), 275);
         }
         assert_eq!(count(&conn, "SELECT sum(requests)::BIGINT FROM focus_lines"), 4);
+    }
+
+    /// The writer never waits for the release thread: past the backlog it frees groups itself.
+    #[test]
+    fn a_full_release_backlog_frees_on_the_writer_instead_of_waiting() {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(Release::BACKLOG);
+        let release = Release { sender: Some(sender) };
+        for _ in 0..Release::BACKLOG + 3 {
+            release.free(vec![prepared(&[
+                r#"{"event_id": "a1", "ts": "2026-03-01T10:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1}"#,
+            ])]);
+        }
+        assert_eq!(receiver.try_iter().count(), Release::BACKLOG);
+        drop(receiver);
+        release.free(Vec::new());
     }
 
     /// FOCUS lines are appended per group: a line two groups bill has two rows until the
