@@ -274,6 +274,10 @@ struct ServeArgs {
     /// Directory of the Parquet lake that POST /v1/admin/lake writes [default: none].
     #[arg(long, env = "LEDGER_LAKE_DIR")]
     lake_dir: Option<PathBuf>,
+    /// Write-ahead log size after which the store checkpoints, off the ingest path
+    /// [default: 256MiB].
+    #[arg(long, env = "LEDGER_CHECKPOINT_WAL")]
+    checkpoint_wal: Option<String>,
     /// Time limit of one ad-hoc SQL query [default: 30s].
     #[arg(long, env = "LEDGER_SQL_TIMEOUT")]
     sql_timeout: Option<String>,
@@ -643,6 +647,7 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         request_timeout: serve.and_then(|args| args.request_timeout.clone()),
         prices_file: global.prices_file.clone(),
         memory_limit: global.memory_limit.clone(),
+        checkpoint_wal: serve.and_then(|args| args.checkpoint_wal.clone()),
         retention: global.retention.clone(),
         lake_dir: serve.and_then(|args| args.lake_dir.clone()),
         sql_timeout: serve.and_then(|args| args.sql_timeout.clone()),

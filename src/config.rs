@@ -48,6 +48,8 @@ pub struct RawConfig {
     pub prices_file: Option<PathBuf>,
     /// DuckDB memory limit (`2GB`); DuckDB's default when absent.
     pub memory_limit: Option<String>,
+    /// Write-ahead log size after which the store checkpoints, off the ingest path (`256MiB`).
+    pub checkpoint_wal: Option<String>,
     /// API keys, `ROLE[@TEAM]=KEY` (`KEY` = `sha256:<hex>` or the secret); none = open access.
     pub api_keys: Option<Vec<String>>,
     /// Serve a non-loopback address without API keys.
@@ -94,6 +96,7 @@ impl RawConfig {
             request_timeout: higher.request_timeout.or(self.request_timeout),
             prices_file: higher.prices_file.or(self.prices_file),
             memory_limit: higher.memory_limit.or(self.memory_limit),
+            checkpoint_wal: higher.checkpoint_wal.or(self.checkpoint_wal),
             api_keys: higher.api_keys.or(self.api_keys),
             insecure: higher.insecure.or(self.insecure),
             retention: higher.retention.or(self.retention),
@@ -171,6 +174,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub prices_file: Option<PathBuf>,
     pub memory_limit: Option<String>,
+    /// Write-ahead log bytes after which the store checkpoints.
+    pub checkpoint_wal_bytes: u64,
     pub retention: RetentionPolicy,
     pub lake_dir: Option<PathBuf>,
     pub sql: SqlLimits,
@@ -202,6 +207,17 @@ impl Config {
                 key: "max_body",
                 reason: format!("expected a size such as `64MiB`, got `{text}`"),
             })?,
+        };
+        let checkpoint_wal_bytes = match raw.checkpoint_wal.as_deref() {
+            None => crate::store::checkpoint::CHECKPOINT_AFTER,
+            Some(text) => {
+                parse_byte_size(text)
+                    .filter(|size| *size > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        key: "checkpoint_wal",
+                        reason: format!("expected a size such as `256MiB`, got `{text}`"),
+                    })?
+            }
         };
         let request_timeout = match raw.request_timeout.as_deref() {
             None => Duration::from_secs(60),
@@ -262,6 +278,7 @@ impl Config {
             request_timeout,
             prices_file: raw.prices_file,
             memory_limit: raw.memory_limit,
+            checkpoint_wal_bytes,
             retention,
             lake_dir: raw.lake_dir,
             sql,
@@ -327,6 +344,24 @@ mod tests {
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.ingest.max_body_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.checkpoint_wal_bytes, 256 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_checkpoint_log_size_is_a_positive_size() {
+        let with = |text: &str| {
+            Config::resolve(RawConfig {
+                checkpoint_wal: Some(text.to_owned()),
+                ..RawConfig::default()
+            })
+        };
+        assert_eq!(with("64MiB").unwrap().checkpoint_wal_bytes, 64 * 1024 * 1024);
+        for bad in ["0", "much"] {
+            match with(bad) {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "checkpoint_wal"),
+                other => panic!("{bad}: unexpected {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
         &config.data_dir,
         &StoreOptions {
             memory_limit: config.memory_limit.clone(),
+            checkpoint_wal: config.checkpoint_wal_bytes,
             ..StoreOptions::default()
         },
     )?;

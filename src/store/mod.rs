@@ -8,6 +8,7 @@
 //! Invariants: nothing outside `store::writer` writes to the database; a write is acknowledged
 //! only after its transaction committed; DuckDB calls never run on an async worker.
 
+pub mod checkpoint;
 pub mod dedupe;
 pub mod encoded;
 pub mod export;
@@ -80,9 +81,6 @@ impl StoreError {
     }
 }
 
-/// Write-ahead log size that triggers a checkpoint.
-pub const CHECKPOINT_THRESHOLD: &str = "256MB";
-
 /// Tuning of the embedded database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -90,6 +88,10 @@ pub struct StoreOptions {
     pub memory_limit: Option<String>,
     /// Read connections kept open for reports.
     pub readers: usize,
+    /// Write-ahead log bytes after which the checkpoint thread checkpoints
+    /// ([`checkpoint::Checkpointer`]); DuckDB's own checkpoint in a commit is the backstop at
+    /// four times this.
+    pub checkpoint_wal: u64,
 }
 
 impl Default for StoreOptions {
@@ -97,6 +99,7 @@ impl Default for StoreOptions {
         StoreOptions {
             memory_limit: None,
             readers: 4,
+            checkpoint_wal: checkpoint::CHECKPOINT_AFTER,
         }
     }
 }
@@ -104,6 +107,8 @@ impl Default for StoreOptions {
 /// The opened store: the connection the writer will own, and the read pool.
 pub struct Store {
     pub path: PathBuf,
+    /// [`StoreOptions::checkpoint_wal`].
+    pub checkpoint_wal: u64,
     pub(crate) write_conn: Connection,
     pub readers: Readers,
 }
@@ -124,10 +129,14 @@ impl Store {
             // The bundled extensions are linked in; nothing is ever downloaded.
             .with("autoinstall_known_extensions", "false")
             .and_then(|config| config.with("autoload_known_extensions", "true"))
-            // Checkpoint after this much write-ahead log instead of DuckDB's 16 MB: a checkpoint
-            // has a fixed cost (metadata, partially filled row groups), and at ingest rates the
-            // default one came every second. Recovery replays at most this much log.
-            .and_then(|config| config.with("checkpoint_threshold", CHECKPOINT_THRESHOLD))
+            // The checkpoint thread checkpoints after `checkpoint_wal` bytes of log, off the
+            // writer; DuckDB's own, inside the commit that passes its threshold, is the backstop
+            // for when that thread falls behind (its default 16 MB came every second at ingest
+            // rates). Recovery replays at most this much log.
+            .and_then(|config| {
+                let backstop = options.checkpoint_wal.saturating_mul(4);
+                config.with("checkpoint_threshold", format!("{backstop} bytes"))
+            })
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
                 source,
@@ -154,6 +163,7 @@ impl Store {
         let readers = Readers::new(&conn, options.readers)?;
         Ok(Store {
             path,
+            checkpoint_wal: options.checkpoint_wal,
             write_conn: conn,
             readers,
         })

@@ -23,6 +23,7 @@ use duckdb::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
+use super::checkpoint::{CHECKPOINT_AFTER, Checkpointer, database_path};
 use super::dedupe::{Fingerprints, fingerprint_of};
 use super::encoded::{Encoded, IngestBatch};
 use super::focus::LineLedger;
@@ -45,6 +46,8 @@ pub struct WriterOptions {
     pub max_group_rows: usize,
     /// How long events are kept; older records are refused as expired.
     pub retention: RetentionPolicy,
+    /// Write-ahead log bytes after which the checkpoint thread checkpoints.
+    pub checkpoint_wal: u64,
 }
 
 impl Default for WriterOptions {
@@ -53,6 +56,7 @@ impl Default for WriterOptions {
             queue_capacity: 64,
             max_group_rows: 100_000,
             retention: RetentionPolicy::default(),
+            checkpoint_wal: CHECKPOINT_AFTER,
         }
     }
 }
@@ -136,9 +140,35 @@ impl Writer {
             compactor,
             exclusive,
         };
+        let checkpointer =
+            match database_path(&store_conn).map_err(|error| std::io::Error::other(error_chain(&error)))? {
+                Some(path) => {
+                    let clone = || {
+                        store_conn
+                            .try_clone()
+                            .map_err(|error| std::io::Error::other(error_chain(&error)))
+                    };
+                    Some(Checkpointer::spawn(
+                        clone()?,
+                        clone()?,
+                        path,
+                        options.checkpoint_wal,
+                    )?)
+                }
+                None => None,
+            };
         let handle = std::thread::Builder::new()
             .name("ledger-writer".to_owned())
-            .spawn(move || run(store_conn, requests, options, thread_gate, compaction))?;
+            .spawn(move || {
+                run(
+                    store_conn,
+                    requests,
+                    options,
+                    thread_gate,
+                    compaction,
+                    checkpointer,
+                );
+            })?;
         Ok((Writer { queue, gate }, handle))
     }
 
@@ -175,6 +205,10 @@ impl Writer {
         store: Store,
         options: WriterOptions,
     ) -> std::io::Result<(Writer, JoinHandle<()>, super::Readers)> {
+        let options = WriterOptions {
+            checkpoint_wal: store.checkpoint_wal,
+            ..options
+        };
         let (writer, handle) = Writer::spawn(store.write_conn, options)?;
         Ok((writer, handle, store.readers))
     }
@@ -302,6 +336,7 @@ fn run(
     options: WriterOptions,
     gate: Arc<RetentionGate>,
     compaction: Compaction,
+    checkpointer: Option<Checkpointer>,
 ) {
     if let Err(error) = create_staging(&conn) {
         // Without staging tables no batch can commit; every request will report the failure.
@@ -332,6 +367,9 @@ fn run(
         compactor,
         compaction,
         release: Release::spawn(),
+        commits: checkpointer
+            .as_ref()
+            .map_or_else(Arc::default, Checkpointer::commits),
     };
     // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
     // retention pass), served next in the order they arrived.
@@ -453,6 +491,9 @@ fn run(
         }
     }
     state.compaction.stop();
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.stop();
+    }
     if let Err(error) = conn.execute_batch("CHECKPOINT") {
         error!(%error, "final checkpoint failed; the write-ahead log will be replayed on the next start");
     }
@@ -466,6 +507,8 @@ pub(super) struct WriterState {
     pub(super) compactor: Compactor,
     pub(super) compaction: CompactionThread,
     pub(super) release: Release,
+    /// Bumped after each ingest commit (the checkpoint thread waits for one).
+    pub(super) commits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Frees what a committed group held (its records and Arrow arrays) on a thread of its own:
@@ -519,6 +562,7 @@ pub(super) fn commit_ingest_group(
     );
     match written {
         Ok(outcomes) => {
+            state.commits.fetch_add(1, std::sync::atomic::Ordering::Release);
             let accepted: usize = outcomes.iter().map(|outcome| outcome.accepted).sum();
             let duplicates: usize = outcomes.iter().map(|outcome| outcome.duplicates).sum();
             let expired: usize = outcomes.iter().map(|outcome| outcome.expired.len()).sum();

@@ -1,0 +1,305 @@
+//! Checkpoints off the writer thread.
+//!
+//! DuckDB checkpoints inside the commit that pushes its write-ahead log over
+//! `checkpoint_threshold`, so that commit, and every ack waiting on it, stalled for as long as the
+//! checkpoint ran (0.6–1.6 s at ingest rates). The [`Checkpointer`] runs them on a thread and
+//! connection of its own instead, once the log passes `checkpoint_wal` bytes; DuckDB's own
+//! threshold stays as the backstop, at four times that.
+//!
+//! A checkpoint the writer does not wait for must be DuckDB's *concurrent* kind: a full one takes
+//! the vacuum lock that every insert also takes, so the writer's next append would wait for all
+//! of it. DuckDB runs a concurrent checkpoint when an open transaction began before the last
+//! commit (it may still read versions the checkpoint must keep), so the thread opens a read
+//! transaction, waits for one commit of the writer, and checkpoints. Meanwhile the writer's
+//! commits, which only append, go to a second log that replaces the first when the checkpoint
+//! is done. They still wait while the checkpoint writes `usage_events` itself (a table-level
+//! lock), but no longer for the other tables, the metadata and the file syncs, and a concurrent
+//! checkpoint does not rewrite the partly filled row group a full one appended to.
+//!
+//! A concurrent checkpoint leaves deleted rows (the rollup compactions delete) and partly filled
+//! row groups in place. A full checkpoint, which vacuums them, runs when the writer is idle (no
+//! commit within [`PIN_WAIT`]) and at least every [`FULL_EVERY`], and at shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use duckdb::Connection;
+
+use super::StoreError;
+
+/// Write-ahead log bytes after which the thread checkpoints, by default.
+pub const CHECKPOINT_AFTER: u64 = 256 << 20;
+
+/// How often the log's size is looked at.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long a checkpoint waits for a commit of the writer to run concurrently with it; without
+/// one the writer is idle, and the checkpoint is a full one.
+pub const PIN_WAIT: Duration = Duration::from_millis(500);
+const PIN_POLL: Duration = Duration::from_millis(2);
+
+/// A full checkpoint runs at least this often, even while the writer is busy.
+pub const FULL_EVERY: Duration = Duration::from_secs(600);
+
+/// The checkpoint thread. Stopping or dropping it waits for a checkpoint it is running.
+pub struct Checkpointer {
+    commits: Arc<AtomicU64>,
+    done: Arc<Done>,
+    stop: Option<mpsc::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread for the database file `db_path`, with two connections of its own (one
+    /// checkpoints, one holds the read transaction that makes the checkpoint concurrent).
+    ///
+    /// # Errors
+    /// When the OS refuses a thread.
+    pub fn spawn(
+        conn: Connection,
+        pin: Connection,
+        db_path: PathBuf,
+        after: u64,
+    ) -> std::io::Result<Checkpointer> {
+        let commits = Arc::new(AtomicU64::new(0));
+        let thread_commits = commits.clone();
+        let done = Arc::new(Done::default());
+        let thread_done = done.clone();
+        let mut wal = db_path.into_os_string();
+        wal.push(".wal");
+        let wal = PathBuf::from(wal);
+        let (stop, stopped) = mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("ledger-checkpoint".to_owned())
+            .spawn(move || {
+                let thread = CheckpointThread {
+                    conn,
+                    pin,
+                    wal,
+                    after,
+                    commits: thread_commits,
+                    done: thread_done,
+                    stopped,
+                };
+                thread.run();
+            })?;
+        Ok(Checkpointer {
+            commits,
+            done,
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+
+    /// The counter the writer bumps after each commit.
+    #[must_use]
+    pub fn commits(&self) -> Arc<AtomicU64> {
+        self.commits.clone()
+    }
+
+    /// Checkpoints done so far: (concurrent, full).
+    #[must_use]
+    pub fn done(&self) -> (u64, u64) {
+        (
+            self.done.concurrent.load(Ordering::Relaxed),
+            self.done.full.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Stops the thread, after a checkpoint it may be running.
+    pub fn stop(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        self.stop = None;
+        if let Some(handle) = self.handle.take()
+            && handle.join().is_err()
+        {
+            tracing::error!("the checkpoint thread panicked");
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+#[derive(Default)]
+struct Done {
+    concurrent: AtomicU64,
+    full: AtomicU64,
+}
+
+struct CheckpointThread {
+    conn: Connection,
+    pin: Connection,
+    wal: PathBuf,
+    after: u64,
+    commits: Arc<AtomicU64>,
+    done: Arc<Done>,
+    /// Disconnected when the thread is to stop.
+    stopped: mpsc::Receiver<()>,
+}
+
+impl CheckpointThread {
+    fn run(&self) {
+        let mut last_full = Instant::now();
+        // Sleeps POLL, returning false once stopped.
+        while matches!(self.stopped.recv_timeout(POLL), Err(RecvTimeoutError::Timeout)) {
+            let wal_bytes = size_of(&self.wal);
+            if wal_bytes < self.after {
+                continue;
+            }
+            let started = Instant::now();
+            let pinned = last_full.elapsed() < FULL_EVERY && self.pin_snapshot();
+            let result = self.conn.execute_batch("CHECKPOINT");
+            if pinned {
+                self.unpin();
+            }
+            match result {
+                Ok(()) => {
+                    if pinned {
+                        self.done.concurrent.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.done.full.fetch_add(1, Ordering::Relaxed);
+                        last_full = Instant::now();
+                    }
+                    tracing::debug!(
+                        wal_mib = wal_bytes >> 20,
+                        concurrent = pinned,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "checkpointed"
+                    );
+                }
+                // A transaction that does more than append holds the checkpoint off (a retention
+                // pass, a re-price, stored prices); the next poll tries again.
+                Err(error) => tracing::debug!(%error, wal_mib = wal_bytes >> 20, "checkpoint deferred"),
+            }
+        }
+    }
+
+    /// Opens a read transaction and waits for a commit of the writer after it began; returns
+    /// whether one came (the transaction is then open: [`CheckpointThread::unpin`] ends it).
+    fn pin_snapshot(&self) -> bool {
+        let before = self.commits.load(Ordering::Acquire);
+        // A transaction begins at its first statement on the database, not at BEGIN.
+        if let Err(error) = self
+            .pin
+            .execute_batch("BEGIN TRANSACTION; SELECT count(*) FROM schema_migrations")
+        {
+            tracing::error!(%error, "opening the checkpoint's read transaction failed");
+            let _ = self.pin.execute_batch("ROLLBACK"); // There may be no transaction to end.
+            return false;
+        }
+        let deadline = Instant::now() + PIN_WAIT;
+        while self.commits.load(Ordering::Acquire) == before {
+            let waiting = Instant::now() < deadline
+                && matches!(
+                    self.stopped.recv_timeout(PIN_POLL),
+                    Err(RecvTimeoutError::Timeout)
+                );
+            if !waiting {
+                self.unpin();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn unpin(&self) {
+        if let Err(error) = self.pin.execute_batch("ROLLBACK") {
+            tracing::error!(%error, "ending the checkpoint's read transaction failed");
+        }
+    }
+}
+
+/// The size of the file at `path`, 0 when there is none.
+fn size_of(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |metadata| metadata.len())
+}
+
+/// The file of the database `conn` is attached to, `None` in memory.
+///
+/// # Errors
+/// Database failures.
+pub fn database_path(conn: &Connection) -> Result<Option<PathBuf>, StoreError> {
+    conn.query_row(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()",
+        [],
+        |row| row.get::<_, Option<String>>(0),
+    )
+    .map(|path| path.filter(|path| !path.is_empty()).map(PathBuf::from))
+    .map_err(StoreError::db("finding the database file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// While a writer appends and commits, checkpoints run concurrently with it and lose
+    /// nothing; once it is idle, a full checkpoint empties the log.
+    #[test]
+    fn checkpoints_run_beside_a_committing_writer_and_fully_when_it_is_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(dir.path(), &super::super::StoreOptions::default()).unwrap();
+        let conn = store.write_conn;
+        conn.execute_batch("CREATE TABLE appended (n BIGINT, label VARCHAR)")
+            .unwrap();
+        let path = database_path(&conn).unwrap().expect("a file database");
+        let checkpointer = Checkpointer::spawn(
+            conn.try_clone().unwrap(),
+            conn.try_clone().unwrap(),
+            path.clone(),
+            1,
+        )
+        .unwrap();
+        let commits = checkpointer.commits();
+        let mut appended: i64 = 0;
+        let mut append = |rows: i64| {
+            conn.execute(
+                "INSERT INTO appended SELECT range, 'row ' || range FROM range(?, ? + ?)",
+                duckdb::params![appended, appended, rows],
+            )
+            .unwrap();
+            appended += rows;
+            commits.fetch_add(1, Ordering::Release);
+        };
+        let started = Instant::now();
+        while checkpointer.done().0 < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no concurrent checkpoint"
+            );
+            append(2_000);
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let (_, full_before) = checkpointer.done();
+        append(2_000);
+        wait_for("a full checkpoint of the idle writer", || {
+            checkpointer.done().1 > full_before
+        });
+        checkpointer.stop();
+        let wal = PathBuf::from(format!("{}.wal", path.display()));
+        assert_eq!(size_of(&wal), 0, "the full checkpoint emptied the log");
+        let (rows, distinct): (i64, i64) = conn
+            .query_row("SELECT count(*), count(DISTINCT n) FROM appended", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((rows, distinct), (appended, appended));
+    }
+}
