@@ -55,8 +55,8 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit, retention, lake_dir, sql_timeout, sql_max_rows,
-    /// sql_max_concurrent).
+    /// request_timeout, prices_file, memory_limit, checkpoint_wal, retention, lake_dir,
+    /// sql_timeout, sql_max_rows, sql_max_concurrent, sql_memory_limit, api_keys, insecure).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Directory of the ledger's DuckDB file [default: ./data].
@@ -1400,10 +1400,14 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
         result.ack_p50_ms, result.ack_p99_ms, result.ack_max_ms
     );
     println!(
-        "server:  peak RSS {}; store {} on disk = {:.1} bytes per event",
+        "server:  peak RSS {}; store {} on disk = {:.1} bytes per event{}",
         bench::human_bytes(result.server_peak_rss_bytes),
         bench::human_bytes(result.store_bytes),
-        result.bytes_per_event
+        result.bytes_per_event,
+        result.store_free_bytes.map_or_else(String::new, |free| format!(
+            " ({} of it free blocks DuckDB reuses)",
+            bench::human_bytes(free)
+        ))
     );
     if let (Some(server), Some(client)) = (result.server_cpu_us_per_event, result.client_cpu_us_per_event) {
         let steal = result

@@ -82,6 +82,9 @@ pub struct IngestBenchResult {
     pub steal_percent: Option<f64>,
     pub store_bytes: u64,
     pub bytes_per_event: f64,
+    /// The part of `store_bytes` in blocks DuckDB freed and will reuse (a checkpoint writes
+    /// rewritten row groups to new blocks; the file only shrinks when they are at its end).
+    pub store_free_bytes: Option<u64>,
     pub duckdb_seconds: Option<f64>,
     pub duckdb_events_per_second: Option<f64>,
     /// Ours ÷ DuckDB's (events per second).
@@ -348,6 +351,21 @@ fn post_all(base: &str, batches: &[Vec<u8>], clients: usize) -> anyhow::Result<(
 }
 
 /// DuckDB's own load of the NDJSON file into a table of a new database file; returns seconds.
+/// Bytes in the free blocks of the (stopped) ledger at `path`; `None` when it cannot be read.
+fn free_bytes(path: &Path) -> Option<u64> {
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .ok()?;
+    let conn = duckdb::Connection::open_with_flags(path, config).ok()?;
+    conn.query_row(
+        "SELECT free_blocks * block_size FROM pragma_database_size() LIMIT 1",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .ok()
+    .and_then(|bytes| u64::try_from(bytes).ok())
+}
+
 fn duckdb_load(ndjson: &Path, dir: &Path) -> anyhow::Result<f64> {
     let path = dir.join("duckdb-read-json.duckdb");
     let _ = std::fs::remove_file(&path); // A previous run's file; absent is fine.
@@ -459,6 +477,7 @@ pub fn run(
         bail!("{accepted} events acknowledged, {} sent", options.synth.events);
     }
     let store_bytes = super::store_bytes(&data_dir);
+    let store_free_bytes = free_bytes(&data_dir.join(crate::store::DB_FILE));
     #[allow(clippy::cast_precision_loss)]
     let events = options.synth.events as f64;
     let events_per_second = events / seconds;
@@ -499,6 +518,7 @@ pub fn run(
         }),
         store_bytes,
         bytes_per_event: store_bytes as f64 / (events + options.preload as f64),
+        store_free_bytes,
         duckdb_seconds,
         duckdb_events_per_second,
         ratio_to_duckdb: duckdb_events_per_second.map(|theirs| events_per_second / theirs),
