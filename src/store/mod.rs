@@ -3,7 +3,8 @@
 //!
 //! What lives here: [`Store::open`] (open, lock, migrate), [`writer`] (the only code that runs
 //! INSERT/UPDATE/DELETE), [`reader`] (connections for reports), [`schema`] (migrations),
-//! [`rows`] (priced records → Arrow record batches for the appender).
+//! [`rows`] (priced records → Arrow record batches for the appender), [`checkpoint`] (the thread
+//! that checkpoints beside the writer instead of inside its commits).
 //!
 //! Invariants: nothing outside `store::writer` writes to the database; a write is acknowledged
 //! only after its transaction committed; DuckDB calls never run on an async worker.
