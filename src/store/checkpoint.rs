@@ -130,6 +130,16 @@ impl Drop for Checkpointer {
     }
 }
 
+/// How waiting for a commit of the writer ended.
+enum Pin {
+    /// A commit came: the read transaction is open, the checkpoint will be concurrent.
+    Pinned,
+    /// None came (or the transaction could not be opened): the checkpoint will be full.
+    Idle,
+    /// The thread is to stop.
+    Stopped,
+}
+
 #[derive(Default)]
 struct Done {
     concurrent: AtomicU64,
@@ -157,7 +167,16 @@ impl CheckpointThread {
                 continue;
             }
             let started = Instant::now();
-            let pinned = last_full.elapsed() < FULL_EVERY && self.pin_snapshot();
+            let pinned = if last_full.elapsed() < FULL_EVERY {
+                match self.pin_snapshot() {
+                    Pin::Pinned => true,
+                    Pin::Idle => false,
+                    // The writer checkpoints once more as it stops.
+                    Pin::Stopped => return,
+                }
+            } else {
+                false
+            };
             let result = self.conn.execute_batch("CHECKPOINT");
             if pinned {
                 self.unpin();
@@ -184,9 +203,9 @@ impl CheckpointThread {
         }
     }
 
-    /// Opens a read transaction and waits for a commit of the writer after it began; returns
-    /// whether one came (the transaction is then open: [`CheckpointThread::unpin`] ends it).
-    fn pin_snapshot(&self) -> bool {
+    /// Opens a read transaction and waits for a commit of the writer after it began. When one
+    /// comes the transaction stays open ([`CheckpointThread::unpin`] ends it).
+    fn pin_snapshot(&self) -> Pin {
         let before = self.commits.load(Ordering::Acquire);
         // A transaction begins at its first statement on the database, not at BEGIN.
         if let Err(error) = self
@@ -195,21 +214,26 @@ impl CheckpointThread {
         {
             tracing::error!(%error, "opening the checkpoint's read transaction failed");
             let _ = self.pin.execute_batch("ROLLBACK"); // There may be no transaction to end.
-            return false;
+            return Pin::Idle;
         }
         let deadline = Instant::now() + PIN_WAIT;
         while self.commits.load(Ordering::Acquire) == before {
-            let waiting = Instant::now() < deadline
-                && matches!(
-                    self.stopped.recv_timeout(PIN_POLL),
-                    Err(RecvTimeoutError::Timeout)
-                );
-            if !waiting {
+            let outcome = if Instant::now() >= deadline {
+                Some(Pin::Idle)
+            } else if matches!(
+                self.stopped.recv_timeout(PIN_POLL),
+                Err(RecvTimeoutError::Timeout)
+            ) {
+                None
+            } else {
+                Some(Pin::Stopped)
+            };
+            if let Some(outcome) = outcome {
                 self.unpin();
-                return false;
+                return outcome;
             }
         }
-        true
+        Pin::Pinned
     }
 
     fn unpin(&self) {
