@@ -44,6 +44,9 @@ const PIN_POLL: Duration = Duration::from_millis(2);
 /// A full checkpoint runs at least this often, even while the writer is busy.
 pub const FULL_EVERY: Duration = Duration::from_secs(600);
 
+/// A failing checkpoint is logged as a warning at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
 /// The checkpoint thread. Stopping or dropping it waits for a checkpoint it is running.
 pub struct Checkpointer {
     commits: Arc<AtomicU64>,
@@ -160,6 +163,7 @@ struct CheckpointThread {
 impl CheckpointThread {
     fn run(&self) {
         let mut last_full = Instant::now();
+        let mut last_warned: Option<Instant> = None;
         // Sleeps POLL, returning false once stopped.
         while matches!(self.stopped.recv_timeout(POLL), Err(RecvTimeoutError::Timeout)) {
             let wal_bytes = size_of(&self.wal);
@@ -197,8 +201,17 @@ impl CheckpointThread {
                     );
                 }
                 // A transaction that does more than append holds the checkpoint off (a retention
-                // pass, a re-price, stored prices); the next poll tries again.
-                Err(error) => tracing::debug!(%error, wal_mib = wal_bytes >> 20, "checkpoint deferred"),
+                // pass, a re-price, stored prices); the next poll tries again. Anything else (a
+                // full disk) is worth a warning, once a minute while it lasts.
+                Err(error) if error.to_string().contains("other write transactions") => {
+                    tracing::debug!(%error, wal_mib = wal_bytes >> 20, "checkpoint deferred");
+                }
+                Err(error) => {
+                    if last_warned.is_none_or(|warned| warned.elapsed() >= WARN_EVERY) {
+                        tracing::warn!(%error, wal_mib = wal_bytes >> 20, "checkpoint failed; retried, and DuckDB checkpoints inside a commit once the log is 4 × checkpoint_wal");
+                        last_warned = Some(Instant::now());
+                    }
+                }
             }
         }
     }
@@ -325,5 +338,37 @@ mod tests {
             })
             .unwrap();
         assert_eq!((rows, distinct), (appended, appended));
+    }
+
+    /// A transaction that updates rows holds checkpoints off until it ends; then the next one
+    /// runs.
+    #[test]
+    fn an_open_update_defers_the_checkpoint_until_it_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(dir.path(), &super::super::StoreOptions::default()).unwrap();
+        let conn = store.write_conn;
+        conn.execute_batch("CREATE TABLE counters (n BIGINT); INSERT INTO counters VALUES (1)")
+            .unwrap();
+        let updater = conn.try_clone().unwrap();
+        updater
+            .execute_batch("BEGIN TRANSACTION; UPDATE counters SET n = n + 1")
+            .unwrap();
+        let path = database_path(&conn).unwrap().expect("a file database");
+        let checkpointer =
+            Checkpointer::spawn(conn.try_clone().unwrap(), conn.try_clone().unwrap(), path, 1).unwrap();
+        // Long enough for a poll, the wait for a commit and a refused checkpoint.
+        std::thread::sleep(PIN_WAIT + POLL * 5);
+        assert_eq!(
+            checkpointer.done(),
+            (0, 0),
+            "no checkpoint while the update is open"
+        );
+        updater.execute_batch("COMMIT").unwrap();
+        wait_for("the deferred checkpoint", || checkpointer.done().1 > 0);
+        checkpointer.stop();
+        let n: i64 = conn
+            .query_row("SELECT n FROM counters", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
     }
 }
