@@ -35,12 +35,13 @@ fn every_acked_record_survives_sigkill() {
     assert_eq!(response["duplicates"], 1);
 }
 
-/// The same while the checkpoint thread checkpoints all the time (after every KiB of log) beside
-/// four clients, and the kill lands while requests, commits and checkpoints are in flight:
-/// whatever was acked is there after the restart, and nothing is there twice.
+/// The same while the checkpoint thread checkpoints every 2 MiB of log beside four clients, and
+/// the kill lands while requests, commits and a checkpoint are in flight (here, nearly always
+/// after a commit went to the checkpoint's second log): whatever was acked is there after the
+/// restart, and nothing is there twice.
 #[test]
 fn acked_records_survive_sigkill_amid_concurrent_checkpoints() {
-    let mut app = TestApp::spawn_with(&[], &[("LEDGER_CHECKPOINT_WAL", "1KiB")]);
+    let mut app = TestApp::spawn_with(&[], &[("LEDGER_CHECKPOINT_WAL", "2MiB")]);
     let acked: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let sent = std::sync::atomic::AtomicUsize::new(0);
     let pid = app.pid();
@@ -69,11 +70,18 @@ fn acked_records_survive_sigkill_amid_concurrent_checkpoints() {
                 }
             });
         }
-        // Kill once a good part is acked, with the clients still sending.
+        // Kill once a good part is acked, with the clients still sending: preferably while a
+        // commit has gone to the second log of a running checkpoint, so that the restart
+        // replays both logs.
+        let second_log = app.data_dir().join("ledger.duckdb.wal.checkpoint");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        while acked.lock().unwrap().len() < 15_000 {
+        loop {
+            let acked = acked.lock().unwrap().len();
+            if (acked >= 5_000 && second_log.exists()) || acked >= 40_000 {
+                break;
+            }
             assert!(std::time::Instant::now() < deadline, "ingest too slow");
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            std::thread::sleep(std::time::Duration::from_micros(200));
         }
         std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
