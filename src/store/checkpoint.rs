@@ -18,7 +18,10 @@
 //!
 //! A concurrent checkpoint leaves deleted rows (the rollup compactions delete) and partly filled
 //! row groups in place. A full checkpoint, which vacuums them, runs when the writer is idle (no
-//! commit within [`PIN_WAIT`]) and at least every [`FULL_EVERY`], and at shutdown.
+//! commit within [`PIN_WAIT`]) and at shutdown. Every [`FULL_EVERY`] one is also asked for while
+//! the writer is busy, without the read transaction; DuckDB still makes it concurrent when the
+//! writer's transaction is open at that moment (it cannot take the vacuum lock then), so under
+//! sustained load the vacuum may wait for the next idle moment.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,7 +44,7 @@ const POLL: Duration = Duration::from_millis(100);
 pub const PIN_WAIT: Duration = Duration::from_millis(500);
 const PIN_POLL: Duration = Duration::from_millis(2);
 
-/// A full checkpoint runs at least this often, even while the writer is busy.
+/// A full checkpoint is asked for at least this often, even while the writer is busy.
 pub const FULL_EVERY: Duration = Duration::from_secs(600);
 
 /// A failing checkpoint is logged as a warning at most this often.
