@@ -282,6 +282,28 @@ pub fn database_path(conn: &Connection) -> Result<Option<PathBuf>, StoreError> {
 mod tests {
     use super::*;
 
+    /// A ledger in a temp dir (kept while the returned guard lives) with `setup` run on its write
+    /// connection; returns that connection and the database file.
+    fn ledger(setup: &str) -> (tempfile::TempDir, Connection, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(dir.path(), &super::super::StoreOptions::default()).unwrap();
+        let conn = store.write_conn;
+        conn.execute_batch(setup).unwrap();
+        let path = database_path(&conn).unwrap().expect("a file database");
+        (dir, conn, path)
+    }
+
+    /// A checkpoint thread that checkpoints as soon as the log holds anything.
+    fn checkpoint_every_byte(conn: &Connection, path: &Path) -> Checkpointer {
+        Checkpointer::spawn(
+            conn.try_clone().unwrap(),
+            conn.try_clone().unwrap(),
+            path.to_path_buf(),
+            1,
+        )
+        .unwrap()
+    }
+
     fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done() {
@@ -294,19 +316,8 @@ mod tests {
     /// nothing; once it is idle, a full checkpoint empties the log.
     #[test]
     fn checkpoints_run_beside_a_committing_writer_and_fully_when_it_is_idle() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = super::super::Store::open(dir.path(), &super::super::StoreOptions::default()).unwrap();
-        let conn = store.write_conn;
-        conn.execute_batch("CREATE TABLE appended (n BIGINT, label VARCHAR)")
-            .unwrap();
-        let path = database_path(&conn).unwrap().expect("a file database");
-        let checkpointer = Checkpointer::spawn(
-            conn.try_clone().unwrap(),
-            conn.try_clone().unwrap(),
-            path.clone(),
-            1,
-        )
-        .unwrap();
+        let (_dir, conn, path) = ledger("CREATE TABLE appended (n BIGINT, label VARCHAR)");
+        let checkpointer = checkpoint_every_byte(&conn, &path);
         let commits = checkpointer.commits();
         let mut appended: i64 = 0;
         let mut append = |rows: i64| {
@@ -347,18 +358,12 @@ mod tests {
     /// runs.
     #[test]
     fn an_open_update_defers_the_checkpoint_until_it_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = super::super::Store::open(dir.path(), &super::super::StoreOptions::default()).unwrap();
-        let conn = store.write_conn;
-        conn.execute_batch("CREATE TABLE counters (n BIGINT); INSERT INTO counters VALUES (1)")
-            .unwrap();
+        let (_dir, conn, path) = ledger("CREATE TABLE counters (n BIGINT); INSERT INTO counters VALUES (1)");
         let updater = conn.try_clone().unwrap();
         updater
             .execute_batch("BEGIN TRANSACTION; UPDATE counters SET n = n + 1")
             .unwrap();
-        let path = database_path(&conn).unwrap().expect("a file database");
-        let checkpointer =
-            Checkpointer::spawn(conn.try_clone().unwrap(), conn.try_clone().unwrap(), path, 1).unwrap();
+        let checkpointer = checkpoint_every_byte(&conn, &path);
         // Long enough for a poll, the wait for a commit and a refused checkpoint.
         std::thread::sleep(PIN_WAIT + POLL * 5);
         assert_eq!(
