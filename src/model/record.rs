@@ -180,7 +180,10 @@ impl Tags {
         }
         for (key, value) in &entries {
             check_len("tags", key, LIMITS.tag_key)?;
-            check_len(&format!("tags.{key}"), value, LIMITS.tag_value)?;
+            // The field name is spelled out only for an error: most values fit.
+            if value.len() > LIMITS.tag_value {
+                check_len(&format!("tags.{key}"), value, LIMITS.tag_value)?;
+            }
         }
         Ok(Tags(entries))
     }

@@ -3,7 +3,6 @@
 //! re-price adds correction lines (reversing the old amounts, adding the new lines) and never
 //! edits what was billed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc};
@@ -11,6 +10,7 @@ use duckdb::arrow::array::{
     ArrayRef, Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::record_batch::RecordBatch;
+use hashbrown::HashMap;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
@@ -62,35 +62,37 @@ impl ChargeClass {
     }
 }
 
-/// The attribution of a call, as its lines carry it.
-#[derive(Debug, Clone)]
-pub struct LineOwner {
+/// The attribution of a call, as its lines carry it (borrowed from the call).
+#[derive(Debug, Clone, Copy)]
+pub struct LineOwner<'a> {
     pub ts: DateTime<Utc>,
-    pub source: String,
-    pub team: String,
-    pub project: Option<String>,
-    pub provider: String,
-    pub model_key: String,
-    pub service_tier: String,
+    pub source: &'a str,
+    pub team: &'a str,
+    pub project: Option<&'a str>,
+    pub provider: &'a str,
+    pub model_key: &'a str,
+    pub service_tier: &'a str,
     pub request_count: u64,
 }
 
-impl LineOwner {
-    pub fn of(priced: &PricedRecord) -> LineOwner {
+impl<'a> LineOwner<'a> {
+    pub fn of(priced: &'a PricedRecord) -> LineOwner<'a> {
         let record = &priced.record;
         LineOwner {
             ts: record.ts,
-            source: record.source.as_str().to_owned(),
-            team: record.team.clone(),
-            project: record.project.clone(),
-            provider: record.provider.as_str().to_owned(),
-            model_key: priced.model_key.clone(),
-            service_tier: record.service_tier.as_str().to_owned(),
+            source: record.source.as_str(),
+            team: &record.team,
+            project: record.project.as_deref(),
+            provider: record.provider.as_str(),
+            model_key: &priced.model_key,
+            service_tier: record.service_tier.as_str(),
             request_count: record.request_count,
         }
     }
 }
 
+/// A line's identity. Lines are looked up by a borrowed [`LineKeyRef`] (most calls add to a
+/// line already there), so this owned key is built only for a new line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct LineKey {
     charge_day: DateTime<Utc>,
@@ -110,6 +112,69 @@ struct LineKey {
     contracted_unit_price: Option<Decimal>,
 }
 
+/// [`LineKey`] borrowed: the same fields in the same order, so that the derived hashes agree
+/// (`str` and `String` hash alike).
+#[derive(Debug, Clone, Copy, Hash)]
+struct LineKeyRef<'a> {
+    charge_day: DateTime<Utc>,
+    billing_month: DateTime<Utc>,
+    class: ChargeClass,
+    source: &'a str,
+    team: &'a str,
+    project: Option<&'a str>,
+    provider: &'a str,
+    model_key: &'a str,
+    price_id: Option<&'a str>,
+    contract_id: Option<&'a str>,
+    meter: &'static str,
+    service_tier: &'a str,
+    above_input_tokens: u64,
+    list_unit_price: Option<Decimal>,
+    contracted_unit_price: Option<Decimal>,
+}
+
+impl LineKeyRef<'_> {
+    fn to_owned_key(self) -> LineKey {
+        LineKey {
+            charge_day: self.charge_day,
+            billing_month: self.billing_month,
+            class: self.class,
+            source: self.source.to_owned(),
+            team: self.team.to_owned(),
+            project: self.project.map(str::to_owned),
+            provider: self.provider.to_owned(),
+            model_key: self.model_key.to_owned(),
+            price_id: self.price_id.map(str::to_owned),
+            contract_id: self.contract_id.map(str::to_owned),
+            meter: self.meter,
+            service_tier: self.service_tier.to_owned(),
+            above_input_tokens: self.above_input_tokens,
+            list_unit_price: self.list_unit_price,
+            contracted_unit_price: self.contracted_unit_price,
+        }
+    }
+}
+
+impl hashbrown::Equivalent<LineKey> for LineKeyRef<'_> {
+    fn equivalent(&self, key: &LineKey) -> bool {
+        self.charge_day == key.charge_day
+            && self.billing_month == key.billing_month
+            && self.class == key.class
+            && self.source == key.source
+            && self.team == key.team
+            && self.project == key.project.as_deref()
+            && self.provider == key.provider
+            && self.model_key == key.model_key
+            && self.price_id == key.price_id.as_deref()
+            && self.contract_id == key.contract_id.as_deref()
+            && self.meter == key.meter
+            && self.service_tier == key.service_tier
+            && self.above_input_tokens == key.above_input_tokens
+            && self.list_unit_price == key.list_unit_price
+            && self.contracted_unit_price == key.contracted_unit_price
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct LineSums {
     quantity: i64,
@@ -117,6 +182,16 @@ struct LineSums {
     list_cost: Decimal,
     contracted_cost: Decimal,
     unpriced_requests: i64,
+}
+
+impl LineSums {
+    fn absorb(&mut self, other: &LineSums) {
+        self.quantity = self.quantity.saturating_add(other.quantity);
+        self.requests = self.requests.saturating_add(other.requests);
+        self.list_cost += other.list_cost;
+        self.contracted_cost += other.contracted_cost;
+        self.unpriced_requests = self.unpriced_requests.saturating_add(other.unpriced_requests);
+    }
 }
 
 fn day_of(ts: DateTime<Utc>) -> DateTime<Utc> {
@@ -156,39 +231,39 @@ impl LineLedger {
             return;
         }
         for (key, sums) in other.lines {
-            self.add(key, sums);
+            self.lines.entry(key).or_default().absorb(&sums);
         }
     }
 
-    fn add(&mut self, key: LineKey, sums: LineSums) {
-        let entry = self.lines.entry(key).or_default();
-        entry.quantity = entry.quantity.saturating_add(sums.quantity);
-        entry.requests = entry.requests.saturating_add(sums.requests);
-        entry.list_cost += sums.list_cost;
-        entry.contracted_cost += sums.contracted_cost;
-        entry.unpriced_requests = entry.unpriced_requests.saturating_add(sums.unpriced_requests);
+    fn add(&mut self, key: LineKeyRef<'_>, sums: LineSums) {
+        match self.lines.get_mut(&key) {
+            Some(entry) => entry.absorb(&sums),
+            None => {
+                self.lines.insert(key.to_owned_key(), sums);
+            }
+        }
     }
 
-    fn key(
-        owner: &LineOwner,
+    fn key<'a>(
+        owner: &LineOwner<'a>,
         class: ChargeClass,
         billing_month: DateTime<Utc>,
-        cost: &Cost,
+        cost: &'a Cost,
         meter: &'static str,
-    ) -> LineKey {
-        LineKey {
+    ) -> LineKeyRef<'a> {
+        LineKeyRef {
             charge_day: day_of(owner.ts),
             billing_month,
             class,
-            source: owner.source.clone(),
-            team: owner.team.clone(),
-            project: owner.project.clone(),
-            provider: owner.provider.clone(),
-            model_key: owner.model_key.clone(),
-            price_id: cost.price_id().map(str::to_owned),
-            contract_id: cost.contract_id().map(str::to_owned),
+            source: owner.source,
+            team: owner.team,
+            project: owner.project,
+            provider: owner.provider,
+            model_key: owner.model_key,
+            price_id: cost.price_id(),
+            contract_id: cost.contract_id(),
             meter,
-            service_tier: owner.service_tier.clone(),
+            service_tier: owner.service_tier,
             above_input_tokens: 0,
             list_unit_price: None,
             contracted_unit_price: None,
@@ -452,4 +527,85 @@ fn line_key_of(key: &LineKey) -> i128 {
     bytes.copy_from_slice(&digest[..16]);
     // 126 bits keep the key inside DECIMAL(38,0) (|key| < 10^38).
     i128::from_be_bytes(bytes) >> 2
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    fn key_ref<'a>(
+        project: Option<&'a str>,
+        price_id: Option<&'a str>,
+        unit: Option<Decimal>,
+    ) -> LineKeyRef<'a> {
+        let ts = Utc.with_ymd_and_hms(2026, 11, 3, 14, 5, 0).single().unwrap();
+        LineKeyRef {
+            charge_day: day_of(ts),
+            billing_month: month_of(ts),
+            class: ChargeClass::Usage,
+            source: "litellm",
+            team: "search",
+            project,
+            provider: "openai",
+            model_key: "gpt-4o-mini",
+            price_id,
+            contract_id: None,
+            meter: Meter::Input.as_str(),
+            service_tier: "standard",
+            above_input_tokens: 0,
+            list_unit_price: unit,
+            contracted_unit_price: unit,
+        }
+    }
+
+    /// A line is found by its borrowed key only if both keys hash alike: otherwise adding to it
+    /// again would replace its sums instead of adding to them.
+    #[test]
+    fn a_borrowed_line_key_hashes_and_compares_as_its_owned_key() {
+        let hasher = foldhash::fast::RandomState::default();
+        let keys = [
+            key_ref(None, None, None),
+            key_ref(
+                Some("ranking"),
+                Some("catalog:openai/gpt-4o-mini"),
+                Some(Decimal::new(15, 8)),
+            ),
+        ];
+        for key in keys {
+            let owned = key.to_owned_key();
+            assert_eq!(hasher.hash_one(key), hasher.hash_one(&owned), "{key:?}");
+            assert!(hashbrown::Equivalent::equivalent(&key, &owned));
+        }
+        assert!(!hashbrown::Equivalent::equivalent(
+            &keys[0],
+            &keys[1].to_owned_key()
+        ));
+    }
+
+    #[test]
+    fn adding_to_a_line_twice_sums_it() {
+        let mut ledger = LineLedger::default();
+        let sums = |quantity: i64, cost: i64| LineSums {
+            quantity,
+            requests: 1,
+            list_cost: Decimal::new(cost, 6),
+            contracted_cost: Decimal::new(cost, 6),
+            unpriced_requests: 0,
+        };
+        let key = key_ref(
+            Some("ranking"),
+            Some("catalog:openai/gpt-4o-mini"),
+            Some(Decimal::new(15, 8)),
+        );
+        ledger.add(key, sums(1_000, 150));
+        ledger.add(key, sums(2_000, 300));
+        ledger.add(key_ref(None, None, None), sums(7, 1));
+        assert_eq!(ledger.len(), 2);
+        let line = &ledger.lines[&key.to_owned_key()];
+        assert_eq!((line.quantity, line.requests), (3_000, 2));
+        assert_eq!(line.list_cost, Decimal::new(450, 6));
+        assert_eq!(line.contracted_cost, Decimal::new(450, 6));
+    }
 }

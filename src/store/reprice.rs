@@ -116,15 +116,15 @@ impl Stored {
         }
     }
 
-    fn owner(&self, model_key: &str) -> LineOwner {
+    fn owner<'a>(&'a self, model_key: &'a str) -> LineOwner<'a> {
         LineOwner {
             ts: self.ts,
-            source: self.source.clone(),
-            team: self.team.clone(),
-            project: self.project.clone(),
-            provider: self.provider.as_str().to_owned(),
-            model_key: model_key.to_owned(),
-            service_tier: self.service_tier.as_str().to_owned(),
+            source: &self.source,
+            team: &self.team,
+            project: self.project.as_deref(),
+            provider: self.provider.as_str(),
+            model_key,
+            service_tier: self.service_tier.as_str(),
             request_count: self.request_count,
         }
     }
