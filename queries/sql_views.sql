@@ -9,10 +9,9 @@
 --
 -- Parameters: none. Result: none.
 
--- One row per stored call: every column of the canonical record (not the internal dedupe
--- fingerprint).
+-- One row per stored call: every column of the canonical record.
 CREATE OR REPLACE TEMP VIEW events AS
-SELECT * EXCLUDE (event_fp) FROM ledger.main.usage_events;
+SELECT * FROM ledger.main.usage_events;
 
 -- UTC hour × source, team, project, provider, model, route, status, … (the rollup the standard
 -- reports read). A key can have several rows until the writer compacts them: sum, don't pick.

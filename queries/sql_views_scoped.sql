@@ -13,10 +13,9 @@
 --
 -- Parameters: none (the session variable `ledger_team_scope`, VARCHAR). Result: none.
 
--- One row per stored call: every column of the canonical record (not the internal dedupe
--- fingerprint).
+-- One row per stored call: every column of the canonical record.
 CREATE OR REPLACE TEMP VIEW events AS
-SELECT * EXCLUDE (event_fp) FROM ledger.main.usage_events
+SELECT * FROM ledger.main.usage_events
 WHERE team = getvariable('ledger_team_scope');
 
 -- UTC hour × source, team, project, provider, model, route, status, … (the rollup the standard

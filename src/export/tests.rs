@@ -18,7 +18,7 @@ fn ledger_with_events() -> Connection {
                 100, 10, 0, 0, 0, 0, 'default',
                 CASE WHEN i = 3 THEN NULL ELSE 0.000000000001 * i + 1234567890.123456789012 END,
                 NULL, NULL, CASE WHEN i = 3 THEN 'unpriced' ELSE 'catalog' END, NULL, NULL,
-                1, 1, 12.5, NULL, 200, false, NULL, false, TIMESTAMP '2026-11-25 00:00:00', NULL, NULL, i
+                1, 1, 12.5, NULL, 200, false, NULL, false, TIMESTAMP '2026-11-25 00:00:00', NULL, NULL
          FROM range(6) AS r(i);
          UPDATE usage_events SET ts = TIMESTAMP '2026-11-24 01:00:00' WHERE event_id = 'e5';",
     )

@@ -1,45 +1,32 @@
 //! Exact dedupe on `(source, event_id)` without an index on history.
 //!
-//! Every stored event carries `event_fp`, a 64-bit fingerprint of its identity (the first 8 bytes
-//! of SHA-256 over `source ␟ event_id`), and the writer keeps the fingerprints of every stored
-//! event in memory (about 10 bytes each; loaded at startup with one column scan). A record whose
-//! fingerprint is absent is new — the common case costs one hash lookup. A record whose
-//! fingerprint is present is checked against the stored identities with the same fingerprint
-//! (one query per batch over the `event_fp` column), so a fingerprint collision, about one in
-//! 2^64 per pair, never drops an event. The cost of dedupe does not grow with history, and no
-//! index has to be written at every checkpoint.
+//! The writer keeps a 64-bit fingerprint of every stored identity in memory (about 10 bytes per
+//! event). The fingerprint is a keyed hash with a key drawn at each start, and nothing stores it:
+//! at startup the writer hashes the stored identities again (one scan of `event_id` per source).
+//! Keeping it out of the table saves 8 bytes per event on disk, and a fresh key per process means
+//! nobody can craft event ids that collide.
+//!
+//! A record whose fingerprint is absent is new — the common case costs one hash lookup. A record
+//! whose fingerprint is present is checked against the stored identities exactly (one query per
+//! batch, first within the time span of the suspects, since a resent record normally keeps its
+//! timestamp, then over all history for those not found there), so a collision, about one in
+//! 2^64 per pair, never drops an event. A fingerprint that more than one identity produced is
+//! never forgotten by retention, so forgetting an expired identity cannot unmask another. The cost
+//! of dedupe does not grow with history, and no index has to be written at every checkpoint.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
+use chrono::{DateTime, Utc};
 use duckdb::Connection;
-use duckdb::arrow::array::{Array, Int64Array};
+use duckdb::arrow::array::{Array, AsArray};
+use duckdb::arrow::datatypes::DataType;
 use duckdb::types::Value;
-use sha2::{Digest, Sha256};
 
 use super::StoreError;
+use super::reader::timestamp_value;
+use super::signatures::Signatures;
 use crate::model::Source;
-
-/// The fingerprint of `(source, event_id)`: SHA-256 over `source ␟ event_id`, its first 8 bytes
-/// as a big-endian integer with the top bit flipped (so that SQL computes the same value:
-/// `('0x' || left(sha256(...), 16))::UBIGINT::HUGEINT - 2^63`).
-#[must_use]
-pub fn fingerprint(source: &str, event_id: &str) -> i64 {
-    let mut hasher = Sha256::new();
-    hasher.update(source.as_bytes());
-    hasher.update([0x1f]);
-    hasher.update(event_id.as_bytes());
-    let digest = hasher.finalize();
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes) ^ i64::MIN
-}
-
-/// The fingerprint of a record's identity.
-#[must_use]
-pub fn fingerprint_of(source: Source, event_id: &str) -> i64 {
-    fingerprint(source.as_str(), event_id)
-}
 
 /// Fingerprints are uniformly distributed already: hashing them again would only cost time.
 #[derive(Default)]
@@ -56,31 +43,46 @@ impl Hasher for PassThrough {
         }
     }
 
-    fn write_i64(&mut self, value: i64) {
-        self.0 = value.cast_unsigned();
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
+}
+
+/// A record that may already be stored: its identity and timestamp.
+#[derive(Clone, Copy, Debug)]
+pub struct Suspect<'a> {
+    pub source: &'a str,
+    pub event_id: &'a str,
+    pub ts: DateTime<Utc>,
 }
 
 /// The fingerprints of every stored event.
 #[derive(Default)]
 pub struct Fingerprints {
-    set: HashSet<i64, BuildHasherDefault<PassThrough>>,
+    /// This process's hash key.
+    key: foldhash::quality::RandomState,
+    /// The fingerprints, compactly (about 4 bytes each).
+    set: Signatures,
+    /// Signatures that more than one identity produced: never forgotten.
+    shared: HashSet<u64, foldhash::fast::RandomState>,
     /// False when they could not be loaded: then nothing may be stored.
     available: bool,
 }
 
-const LOAD_SQL: &str = "SELECT event_fp FROM usage_events";
+const SOURCES_SQL: &str = "SELECT DISTINCT source FROM usage_events";
 
-/// Identities stored with one of `fingerprints`.
+const SOURCE_IDS_SQL: &str = "SELECT event_id FROM usage_events WHERE source = ?";
+
+/// Stored identities among the suspects' ids, within their time span.
+const CANDIDATES_IN_SPAN_SQL: &str = "SELECT source, event_id FROM usage_events \
+     WHERE ts BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP AND event_id IN (SELECT unnest(?::VARCHAR[]))";
+
+/// Stored identities among the suspects' ids, at any time.
 const CANDIDATES_SQL: &str = "SELECT source, event_id FROM usage_events \
-     WHERE event_fp IN (SELECT unnest(?::BIGINT[]))";
-
-/// Which of `fingerprints` some stored event still carries.
-const STILL_STORED_SQL: &str = "SELECT DISTINCT event_fp FROM usage_events \
-     WHERE event_fp IN (SELECT unnest(?::BIGINT[]))";
+     WHERE event_id IN (SELECT unnest(?::VARCHAR[]))";
 
 impl Fingerprints {
-    /// Reads the fingerprints of every stored event.
+    /// Hashes the identity of every stored event, with a key new to this process.
     ///
     /// # Errors
     /// Database failures.
@@ -88,28 +90,50 @@ impl Fingerprints {
         let count: i64 = conn
             .query_row("SELECT count(*) FROM usage_events", [], |row| row.get(0))
             .map_err(StoreError::db("counting stored events"))?;
-        let mut set = HashSet::with_capacity_and_hasher(
-            usize::try_from(count).unwrap_or(0),
-            BuildHasherDefault::<PassThrough>::default(),
-        );
-        let mut statement = conn
-            .prepare(LOAD_SQL)
-            .map_err(StoreError::db("preparing the fingerprint scan"))?;
-        // Streamed as Arrow batches: ten times faster than row by row for millions of events,
-        // and startup waits for it.
-        let batches = statement
-            .stream_arrow([])
-            .map_err(StoreError::db("reading fingerprints"))?;
-        for batch in batches {
-            let batch = batch.map_err(StoreError::db("reading fingerprints"))?;
-            let column = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| StoreError::Rows("event_fp is not a BIGINT column".to_owned()))?;
-            set.extend(column.iter().flatten());
+        let mut fingerprints = Fingerprints {
+            available: true,
+            ..Fingerprints::default()
+        };
+        let mut loaded = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let sources: Vec<String> = {
+            let mut statement = conn
+                .prepare(SOURCES_SQL)
+                .map_err(StoreError::db("preparing the source listing"))?;
+            let rows = statement
+                .query_map([], |row| row.get(0))
+                .map_err(StoreError::db("listing sources"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(StoreError::db("reading sources"))?
+        };
+        for source in sources {
+            let mut statement = conn
+                .prepare(SOURCE_IDS_SQL)
+                .map_err(StoreError::db("preparing the identity scan"))?;
+            // Streamed as Arrow batches: ten times faster than row by row for millions of
+            // events, and startup waits for it.
+            let batches = statement
+                .stream_arrow([source.as_str()])
+                .map_err(StoreError::db("reading stored identities"))?;
+            for batch in batches {
+                let batch = batch.map_err(StoreError::db("reading stored identities"))?;
+                let column = batch.column(0);
+                let ids: Box<dyn Iterator<Item = Option<&str>>> = match column.data_type() {
+                    DataType::Utf8 => Box::new(column.as_string::<i32>().iter()),
+                    DataType::LargeUtf8 => Box::new(column.as_string::<i64>().iter()),
+                    DataType::Utf8View => Box::new(column.as_string_view().iter()),
+                    other => {
+                        return Err(StoreError::Rows(format!(
+                            "event_id arrived as {other}, not as text"
+                        )));
+                    }
+                };
+                loaded.extend(ids.flatten().map(|event_id| fingerprints.of(&source, event_id)));
+            }
         }
-        Ok(Fingerprints { set, available: true })
+        let (set, repeated) = Signatures::from_fingerprints(loaded);
+        fingerprints.set = set;
+        fingerprints.shared.extend(repeated);
+        Ok(fingerprints)
     }
 
     /// The state after a failed load: every ingest is refused rather than deduped wrongly.
@@ -130,116 +154,231 @@ impl Fingerprints {
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.set.len() == 0
+    }
+
+    /// The fingerprint of `(source, event_id)` under this process's key.
+    #[must_use]
+    pub fn of(&self, source: &str, event_id: &str) -> u64 {
+        let mut hasher = self.key.build_hasher();
+        hasher.write(source.as_bytes());
+        hasher.write_u8(0x1f);
+        hasher.write(event_id.as_bytes());
+        hasher.finish()
+    }
+
+    /// The fingerprint of a record's identity.
+    #[must_use]
+    pub fn of_record(&self, source: Source, event_id: &str) -> u64 {
+        self.of(source.as_str(), event_id)
     }
 
     /// Whether some stored event may have this identity (then [`Fingerprints::stored_among`]
     /// says for sure).
     #[must_use]
-    pub fn may_contain(&self, fingerprint: i64) -> bool {
-        self.set.contains(&fingerprint)
+    pub fn may_contain(&self, fingerprint: u64) -> bool {
+        self.set.contains(fingerprint)
     }
 
-    /// The stored identities `(source, event_id)` among the events carrying one of
-    /// `fingerprints`.
+    /// Bytes the fingerprints take in memory.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.set.heap_bytes()
+    }
+
+    fn insert(&mut self, fingerprint: u64) {
+        if !self.set.insert(fingerprint) {
+            self.shared.insert(Signatures::signature(fingerprint));
+        }
+    }
+
+    /// The stored identities `(source, event_id)` among `suspects`: first within the suspects'
+    /// time span (a resent record keeps its timestamp, and the span skips most of history), then,
+    /// for the suspects not found there, over all stored events.
     ///
     /// # Errors
     /// Database failures.
     pub fn stored_among(
         conn: &Connection,
-        fingerprints: &[i64],
+        suspects: &[Suspect<'_>],
     ) -> Result<HashSet<(String, String)>, StoreError> {
-        if fingerprints.is_empty() {
+        let (Some(earliest), Some(latest)) = (
+            suspects.iter().map(|suspect| suspect.ts).min(),
+            suspects.iter().map(|suspect| suspect.ts).max(),
+        ) else {
             return Ok(HashSet::new());
+        };
+        let mut found = HashSet::new();
+        collect_stored(
+            conn,
+            CANDIDATES_IN_SPAN_SQL,
+            &[
+                timestamp_value(earliest),
+                timestamp_value(latest),
+                id_list(suspects.iter()),
+            ],
+            &mut found,
+        )?;
+        let missing: Vec<&Suspect<'_>> = suspects
+            .iter()
+            .filter(|suspect| !found.contains(&(suspect.source.to_owned(), suspect.event_id.to_owned())))
+            .collect();
+        if !missing.is_empty() {
+            collect_stored(conn, CANDIDATES_SQL, &[id_list(missing.into_iter())], &mut found)?;
         }
-        let list = Value::List(fingerprints.iter().map(|fp| Value::BigInt(*fp)).collect());
-        let mut statement = conn
-            .prepare_cached(CANDIDATES_SQL)
-            .map_err(StoreError::db("preparing the duplicate check"))?;
-        let rows = statement
-            .query_map([list], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(StoreError::db("checking duplicates"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(StoreError::db("reading duplicates"))
+        Ok(found)
     }
 
     /// Adds the fingerprints of committed events.
-    pub fn extend(&mut self, fingerprints: impl IntoIterator<Item = i64>) {
-        self.set.extend(fingerprints);
+    pub fn extend(&mut self, fingerprints: impl IntoIterator<Item = u64>) {
+        for fingerprint in fingerprints {
+            self.insert(fingerprint);
+        }
     }
 
-    /// Forgets the fingerprints of deleted events (after the deletion committed), keeping any
-    /// that another stored event still carries.
-    ///
-    /// # Errors
-    /// Database failures; then nothing is forgotten, which is safe (a kept fingerprint only
-    /// costs an exact check).
-    pub fn forget(&mut self, conn: &Connection, fingerprints: &[i64]) -> Result<(), StoreError> {
-        let mut kept = HashSet::new();
-        for chunk in fingerprints.chunks(100_000) {
-            let list = Value::List(chunk.iter().map(|fp| Value::BigInt(*fp)).collect());
-            let mut statement = conn
-                .prepare_cached(STILL_STORED_SQL)
-                .map_err(StoreError::db("preparing the fingerprint check"))?;
-            let rows = statement
-                .query_map([list], |row| row.get::<_, i64>(0))
-                .map_err(StoreError::db("checking fingerprints"))?;
-            for fingerprint in rows {
-                kept.insert(fingerprint.map_err(StoreError::db("reading a fingerprint"))?);
-            }
-        }
-        for fingerprint in fingerprints {
-            if !kept.contains(fingerprint) {
-                self.set.remove(fingerprint);
-            }
-        }
-        Ok(())
+    /// Forgets the identities of deleted events (after the deletion committed), keeping the
+    /// fingerprints another identity also produced.
+    pub fn forget<'a>(&mut self, identities: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let forgotten: Vec<u64> = identities
+            .into_iter()
+            .map(|(source, event_id)| Signatures::signature(self.of(source, event_id)))
+            .filter(|signature| !self.shared.contains(signature))
+            .collect();
+        self.set.remove(forgotten);
     }
+}
+
+/// The suspects' event ids as one list parameter.
+fn id_list<'a>(suspects: impl Iterator<Item = &'a Suspect<'a>>) -> Value {
+    Value::List(
+        suspects
+            .map(|suspect| Value::Text(suspect.event_id.to_owned()))
+            .collect(),
+    )
+}
+
+/// Adds the `(source, event_id)` rows `sql` returns to `found`.
+fn collect_stored(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+    found: &mut HashSet<(String, String)>,
+) -> Result<(), StoreError> {
+    let mut statement = conn
+        .prepare_cached(sql)
+        .map_err(StoreError::db("preparing the duplicate check"))?;
+    let rows = statement
+        .query_map(duckdb::params_from_iter(params), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(StoreError::db("checking duplicates"))?;
+    for row in rows {
+        found.insert(row.map_err(StoreError::db("reading duplicates"))?);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn sql_computes_the_same_fingerprint() {
-        let conn = Connection::open_in_memory().unwrap();
-        for (source, event_id) in [
-            ("canonical", "abc"),
-            ("litellm", "chatcmpl-1"),
-            ("otel", "ünïcödé-ids"),
-        ] {
-            let from_sql: i64 = conn
-                .query_row(
-                    "SELECT (('0x' || left(sha256(? || chr(31) || ?), 16))::UBIGINT::HUGEINT - 9223372036854775808)::BIGINT",
-                    [source, event_id],
-                    |row| row.get(0),
-                )
-                .unwrap();
-            assert_eq!(from_sql, fingerprint(source, event_id), "{source} {event_id}");
-        }
-    }
-
-    #[test]
-    fn a_colliding_fingerprint_is_checked_exactly() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        conn.execute_batch(
+    fn stored(conn: &Connection, source: &str, event_id: &str, ts: &str) {
+        conn.execute(
             "INSERT INTO usage_events (event_id, source, ts, team, tags, provider, model_requested, model,
                  model_key, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
                  cache_write_1h_tokens, reasoning_tokens, service_tier, cost_source, request_count, attempts,
-                 status_code, is_error, cache_hit, ingested_at, event_fp)
-             VALUES ('a', 'canonical', now()::TIMESTAMP, 't', MAP {}, 'openai', 'm', 'm', 'm', 0, 0, 0, 0, 0, 0,
-                 'default', 'unpriced', 1, 1, 200, false, false, now()::TIMESTAMP, 42)",
+                 status_code, is_error, cache_hit, ingested_at)
+             VALUES (?, ?, ?::TIMESTAMP, 't', MAP {}, 'openai', 'm', 'm', 'm', 0, 0, 0, 0, 0, 0,
+                 'default', 'unpriced', 1, 1, 200, false, false, now()::TIMESTAMP)",
+            [event_id, source, ts],
         )
         .unwrap();
+    }
+
+    fn ledger() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn loading_hashes_every_stored_identity_of_every_source() {
+        let conn = ledger();
+        stored(&conn, "canonical", "a", "2026-03-01 10:00:00");
+        stored(&conn, "litellm", "a", "2026-03-01 10:00:00");
+        stored(&conn, "litellm", "ünïcödé", "2026-03-02 10:00:00");
         let fingerprints = Fingerprints::load(&conn).unwrap();
-        assert!(fingerprints.may_contain(42));
-        // Another identity with the same fingerprint is not a duplicate.
-        let stored = Fingerprints::stored_among(&conn, &[42]).unwrap();
-        assert!(stored.contains(&("canonical".to_owned(), "a".to_owned())));
-        assert!(!stored.contains(&("canonical".to_owned(), "b".to_owned())));
+        assert!(fingerprints.is_available());
+        assert_eq!(fingerprints.len(), 3);
+        for (source, event_id) in [("canonical", "a"), ("litellm", "a"), ("litellm", "ünïcödé")] {
+            assert!(fingerprints.may_contain(fingerprints.of(source, event_id)));
+        }
+        assert!(!fingerprints.may_contain(fingerprints.of("canonical", "b")));
+        // The separator keeps `(ab, c)` and `(a, bc)` apart.
+        assert_ne!(fingerprints.of("ab", "c"), fingerprints.of("a", "bc"));
+    }
+
+    #[test]
+    fn suspects_are_checked_exactly_in_their_span_then_over_all_history() {
+        let conn = ledger();
+        stored(&conn, "canonical", "a", "2026-03-01 10:00:00");
+        stored(&conn, "canonical", "old", "2025-01-01 00:00:00");
+        let suspects = [
+            // Resent unchanged: found within the span.
+            Suspect {
+                source: "canonical",
+                event_id: "a",
+                ts: at("2026-03-01T10:00:00Z"),
+            },
+            // Resent with another timestamp: found over all history.
+            Suspect {
+                source: "canonical",
+                event_id: "old",
+                ts: at("2026-03-01T12:00:00Z"),
+            },
+            // Same id, another source: a different identity.
+            Suspect {
+                source: "litellm",
+                event_id: "a",
+                ts: at("2026-03-01T10:00:00Z"),
+            },
+            // A fingerprint collision: nothing stored.
+            Suspect {
+                source: "canonical",
+                event_id: "b",
+                ts: at("2026-03-01T11:00:00Z"),
+            },
+        ];
+        let found = Fingerprints::stored_among(&conn, &suspects).unwrap();
+        let expected: HashSet<(String, String)> = [("canonical", "a"), ("canonical", "old")]
+            .map(|(source, id)| (source.to_owned(), id.to_owned()))
+            .into();
+        assert_eq!(found, expected);
+        assert!(Fingerprints::stored_among(&conn, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_fingerprint_two_identities_produced_is_never_forgotten() {
+        let conn = ledger();
+        let mut fingerprints = Fingerprints::load(&conn).unwrap();
+        let a = fingerprints.of("canonical", "a");
+        let b = fingerprints.of("canonical", "b");
+        // As if another identity hashed to `a`'s fingerprint.
+        fingerprints.extend([a, a, b]);
+        fingerprints.forget([("canonical", "a"), ("canonical", "b")]);
+        assert!(fingerprints.may_contain(a));
+        assert!(!fingerprints.may_contain(b));
+    }
+
+    #[test]
+    fn each_set_of_fingerprints_draws_its_own_key() {
+        let one = Fingerprints::unavailable();
+        let other = Fingerprints::unavailable();
+        assert!(!one.is_available());
+        assert_ne!(one.of("canonical", "a"), other.of("canonical", "a"));
     }
 }

@@ -20,6 +20,7 @@ pub mod retention;
 pub mod rollup;
 pub mod rows;
 pub mod schema;
+mod signatures;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! day per transaction, so ingest keeps committing between days.
 //!
 //! What is deleted: `usage_events` rows; after each day commits the writer forgets their dedupe
-//! fingerprints (`event_fp`), so the in-memory set does not grow forever. What is kept:
+//! fingerprints (held in memory, `store::dedupe`), so the in-memory set does not grow forever. What is kept:
 //! `rollup_hourly`, `rollup_daily` and `focus_lines`, so reports over old periods still answer
 //! from them.
 //!
@@ -261,18 +261,18 @@ fn delete_day(
     let tx = conn
         .transaction()
         .map_err(StoreError::db("beginning a retention transaction"))?;
-    let deleted: Vec<i64> = {
+    let deleted: Vec<(String, String)> = {
         let mut statement = tx
             .prepare_cached(DAY_EVENTS_SQL)
-            .map_err(StoreError::db("preparing the retention fingerprint listing"))?;
+            .map_err(StoreError::db("preparing the retention identity listing"))?;
         let rows = statement
             .query_map(
                 duckdb::named_params! {"from": from.clone(), "to": to.clone()},
-                |row| row.get::<_, i64>(0),
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
             )
-            .map_err(StoreError::db("listing the fingerprints of expired events"))?;
+            .map_err(StoreError::db("listing the identities of expired events"))?;
         rows.collect::<Result<_, _>>()
-            .map_err(StoreError::db("reading the fingerprints of expired events"))?
+            .map_err(StoreError::db("reading the identities of expired events"))?
     };
     let events_deleted = tx
         .prepare_cached(DELETE_EVENTS_SQL)
@@ -281,7 +281,11 @@ fn delete_day(
     tx.commit()
         .map_err(StoreError::db("committing a retention day"))?;
     // Only after the commit: a fingerprint forgotten too early would let a replay through.
-    fingerprints.forget(conn, &deleted)?;
+    fingerprints.forget(
+        deleted
+            .iter()
+            .map(|(source, event_id)| (source.as_str(), event_id.as_str())),
+    );
     Ok((events_deleted, deleted.len() as u64))
 }
 

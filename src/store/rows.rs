@@ -11,7 +11,6 @@ use duckdb::arrow::array::{
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::StoreError;
-use super::dedupe::fingerprint_of;
 use crate::model::{USD_SCALE, Usd};
 use crate::pricing::PricedRecord;
 
@@ -59,7 +58,6 @@ pub fn to_record_batch(
     let mut status_code = Int16Builder::with_capacity(n);
     let (mut is_error, mut cache_hit) = (BooleanBuilder::with_capacity(n), BooleanBuilder::with_capacity(n));
     let ingested_micros = ingested_at.timestamp_micros();
-    let mut fingerprint = Int64Builder::with_capacity(n);
 
     for priced in records {
         let record = &priced.record;
@@ -107,7 +105,6 @@ pub fn to_record_batch(
         ingested.append_value(ingested_micros);
         cache_savings.append_option(priced.cost.cache_savings().map(decimal_units));
         cache_hit_savings.append_option(priced.cost.cache_hit_savings().map(decimal_units));
-        fingerprint.append_value(fingerprint_of(record.source, record.event_id.as_str()));
     }
 
     let columns: Vec<(&str, ArrayRef)> = vec![
@@ -150,8 +147,6 @@ pub fn to_record_batch(
         // Added by migration 0002, hence after `ingested_at`.
         ("cache_savings_usd", Arc::new(cache_savings.finish())),
         ("cache_hit_savings_usd", Arc::new(cache_hit_savings.finish())),
-        // Added by migration 0005.
-        ("event_fp", Arc::new(fingerprint.finish())),
     ];
     RecordBatch::try_from_iter(columns).map_err(|error| StoreError::Rows(error.to_string()))
 }

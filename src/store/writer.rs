@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use super::checkpoint::{CHECKPOINT_AFTER, Checkpointer, database_path};
-use super::dedupe::{Fingerprints, fingerprint_of};
+use super::dedupe::{Fingerprints, Suspect};
 use super::encoded::{Encoded, IngestBatch};
 use super::focus::LineLedger;
 use super::rollup::{CompactionThread, Compactor, RollupDeltas};
@@ -353,6 +353,7 @@ fn run(
     };
     info!(
         events = fingerprints.len(),
+        bytes = fingerprints.heap_bytes(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "dedupe fingerprints loaded"
     );
@@ -691,7 +692,7 @@ fn write_group(
     let group: &[(IngestBatch, Reply<IngestOutcome>)] = group;
     // First occurrence within the group wins.
     let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
-    let mut firsts: Vec<(usize, &PricedRecord, i64)> = Vec::new();
+    let mut firsts: Vec<(usize, &PricedRecord, u64)> = Vec::new();
     let mut outcomes = vec![IngestOutcome::default(); group.len()];
     for (request_idx, (batch, _)) in group.iter().enumerate() {
         for (position, priced) in batch.records.iter().enumerate() {
@@ -704,7 +705,7 @@ fn write_group(
                 firsts.push((
                     request_idx,
                     priced,
-                    fingerprint_of(record.source, record.event_id.as_str()),
+                    fingerprints.of_record(record.source, record.event_id.as_str()),
                 ));
             } else {
                 outcomes[request_idx].duplicates += 1;
@@ -720,10 +721,14 @@ fn write_group(
         .transaction()
         .map_err(StoreError::db("beginning a transaction"))?;
     // Records whose fingerprint is already stored are checked exactly; the rest are new.
-    let suspects: Vec<i64> = firsts
+    let suspects: Vec<Suspect<'_>> = firsts
         .iter()
-        .map(|(_, _, fingerprint)| *fingerprint)
-        .filter(|fingerprint| fingerprints.may_contain(*fingerprint))
+        .filter(|(_, _, fingerprint)| fingerprints.may_contain(*fingerprint))
+        .map(|(_, priced, _)| Suspect {
+            source: priced.record.source.as_str(),
+            event_id: priced.record.event_id.as_str(),
+            ts: priced.record.ts,
+        })
         .collect();
     let stored = Fingerprints::stored_among(&tx, &suspects)?;
     clock.lap("dedupe");
