@@ -1,18 +1,20 @@
 //! Exact dedupe on `(source, event_id)` without an index on history.
 //!
-//! The writer keeps a 64-bit fingerprint of every stored identity in memory (about 10 bytes per
-//! event). The fingerprint is a keyed hash with a key drawn at each start, and nothing stores it:
-//! at startup the writer hashes the stored identities again (one scan of `event_id` per source).
-//! Keeping it out of the table saves 8 bytes per event on disk, and a fresh key per process means
-//! nobody can craft event ids that collide.
+//! The writer keeps a 64-bit fingerprint of every stored identity in memory, as a 52-bit
+//! signature in a compact sorted set (`store::signatures`: about 4 bytes per event, plus those
+//! added since its last rebuild in a small hash set). The fingerprint is a hash keyed afresh at
+//! each start, and nothing stores it: at startup the writer hashes the stored identities again (one
+//! scan of `event_id` per source). Keeping it out of the table saves 8 bytes per event on disk,
+//! and a key nobody knows makes colliding event ids hard to craft (foldhash is fast, not a
+//! cryptographic hash: a crafted collision would cost exact checks, never an event).
 //!
-//! A record whose fingerprint is absent is new — the common case costs one hash lookup. A record
-//! whose fingerprint is present is checked against the stored identities exactly (one query per
-//! batch, first within the time span of the suspects, since a resent record normally keeps its
-//! timestamp, then over all history for those not found there), so a collision, about one in
-//! 2^64 per pair, never drops an event. A fingerprint that more than one identity produced is
-//! never forgotten by retention, so forgetting an expired identity cannot unmask another. The cost
-//! of dedupe does not grow with history, and no index has to be written at every checkpoint.
+//! A record whose signature is absent is new — the common case costs one lookup. A record whose
+//! signature is present is checked against the stored identities exactly (one query per batch,
+//! first within the time span of the suspects, since a resent record normally keeps its
+//! timestamp, then over all history for those not found there), so a signature collision, about
+//! one in 2^52 per pair, never drops an event. A signature that more than one identity produced
+//! is never forgotten by retention, so forgetting an expired identity cannot unmask another. The
+//! cost of dedupe does not grow with history, and no index has to be written at every checkpoint.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
@@ -27,26 +29,6 @@ use super::StoreError;
 use super::reader::timestamp_value;
 use super::signatures::Signatures;
 use crate::model::Source;
-
-/// Fingerprints are uniformly distributed already: hashing them again would only cost time.
-#[derive(Default)]
-pub struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
 
 /// A record that may already be stored: its identity and timestamp.
 #[derive(Clone, Copy, Debug)]
@@ -236,12 +218,12 @@ impl Fingerprints {
         }
     }
 
-    /// Forgets the identities of deleted events (after the deletion committed), keeping the
-    /// fingerprints another identity also produced.
-    pub fn forget<'a>(&mut self, identities: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let forgotten: Vec<u64> = identities
-            .into_iter()
-            .map(|(source, event_id)| Signatures::signature(self.of(source, event_id)))
+    /// Forgets the fingerprints of deleted events (after the deletion committed), keeping the
+    /// signatures another identity also produced.
+    pub fn forget(&mut self, fingerprints: &[u64]) {
+        let forgotten: Vec<u64> = fingerprints
+            .iter()
+            .map(|fingerprint| Signatures::signature(*fingerprint))
             .filter(|signature| !self.shared.contains(signature))
             .collect();
         self.set.remove(forgotten);
@@ -369,7 +351,7 @@ mod tests {
         let b = fingerprints.of("canonical", "b");
         // As if another identity hashed to `a`'s fingerprint.
         fingerprints.extend([a, a, b]);
-        fingerprints.forget([("canonical", "a"), ("canonical", "b")]);
+        fingerprints.forget(&[a, b]);
         assert!(fingerprints.may_contain(a));
         assert!(!fingerprints.may_contain(b));
     }

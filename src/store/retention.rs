@@ -250,7 +250,7 @@ fn serve_waiting(
 }
 
 /// Deletes one UTC day's events in one transaction, then forgets their dedupe fingerprints;
-/// returns how many events were deleted and how many fingerprints freed.
+/// returns how many events were deleted and how many fingerprints were theirs.
 fn delete_day(
     conn: &mut Connection,
     day: NaiveDate,
@@ -261,14 +261,18 @@ fn delete_day(
     let tx = conn
         .transaction()
         .map_err(StoreError::db("beginning a retention transaction"))?;
-    let deleted: Vec<(String, String)> = {
+    let deleted: Vec<u64> = {
         let mut statement = tx
             .prepare_cached(DAY_EVENTS_SQL)
             .map_err(StoreError::db("preparing the retention identity listing"))?;
         let rows = statement
             .query_map(
                 duckdb::named_params! {"from": from.clone(), "to": to.clone()},
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                |row| {
+                    let source: String = row.get(0)?;
+                    let event_id: String = row.get(1)?;
+                    Ok(fingerprints.of(&source, &event_id))
+                },
             )
             .map_err(StoreError::db("listing the identities of expired events"))?;
         rows.collect::<Result<_, _>>()
@@ -281,11 +285,7 @@ fn delete_day(
     tx.commit()
         .map_err(StoreError::db("committing a retention day"))?;
     // Only after the commit: a fingerprint forgotten too early would let a replay through.
-    fingerprints.forget(
-        deleted
-            .iter()
-            .map(|(source, event_id)| (source.as_str(), event_id.as_str())),
-    );
+    fingerprints.forget(&deleted);
     Ok((events_deleted, deleted.len() as u64))
 }
 

@@ -4,18 +4,20 @@
 //! Each fingerprint is kept as its 52-bit signature (its top 52 bits): the top 20 bits pick one
 //! of 2^20 buckets, and the bucket holds the other 32 bits, sorted. A lookup reads the bucket's
 //! bounds and binary-searches a few dozen `u32`s (a cache line or two at tens of millions of
-//! events). Fingerprints added since the last rebuild wait in a small hash set; once that holds
-//! an eighth of the compact part (at least 2^20), both are merged in one pass.
+//! events). Signatures added since the last rebuild wait in a small hash set; once that holds an
+//! eighth of the compact part (at least 2^20), both are merged in one pass, which briefly holds
+//! the old and the new compact part (8 bytes per event). Removals (retention) compact the set in
+//! place. Loading builds the set from all fingerprints at once: 12 bytes per event until it is
+//! built.
 //!
 //! Dropping 12 bits makes two fingerprints agree more often: about one lookup in 2^52 / n
 //! (1 in 150 million at 30M stored events) is a false "maybe", which costs the exact check that
-//! every fingerprint match already gets. A signature two identities share is reported by
-//! [`Signatures::insert`] so that the caller never forgets it.
+//! every match already gets. A signature two identities share is reported by
+//! [`Signatures::insert`] and [`Signatures::from_fingerprints`], so that the caller never forgets
+//! it.
 
 use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
-
-use super::dedupe::PassThrough;
+use std::hash::{BuildHasherDefault, Hasher};
 
 const SIGNATURE_BITS: u32 = 52;
 const BUCKET_BITS: u32 = 20;
@@ -26,11 +28,6 @@ const MIN_PENDING: usize = 1 << 20;
 /// A fingerprint's signature: its top [`SIGNATURE_BITS`] bits.
 fn signature(fingerprint: u64) -> u64 {
     fingerprint >> (64 - SIGNATURE_BITS)
-}
-
-/// A signature in the bit positions its fingerprint had.
-fn masked(signature: u64) -> u64 {
-    signature << (64 - SIGNATURE_BITS)
 }
 
 fn bucket(signature: u64) -> usize {
@@ -45,10 +42,32 @@ fn low(signature: u64) -> u32 {
     low
 }
 
+/// Hashes a signature for a hash table without hashing it again: signatures are uniformly
+/// distributed in their 52 bits already. The table takes its slot from the low bits and a tag
+/// from the top 7, so the rotation moves 12 random bits into the 12 that are always zero.
+#[derive(Default)]
+struct Spread(u64);
+
+impl Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, signature: u64) {
+        self.0 = signature.rotate_right(64 - SIGNATURE_BITS);
+    }
+}
+
 /// Sorted signatures, bucketed by their top bits.
 struct Compact {
     /// `starts[b]..starts[b + 1]` is bucket `b`'s range of `lows`.
-    starts: Vec<u32>,
+    starts: Vec<usize>,
     lows: Vec<u32>,
 }
 
@@ -65,7 +84,7 @@ impl Compact {
     }
 
     fn bucket_range(&self, bucket: usize) -> std::ops::Range<usize> {
-        self.starts[bucket] as usize..self.starts[bucket + 1] as usize
+        self.starts[bucket]..self.starts[bucket + 1]
     }
 
     fn contains(&self, signature: u64) -> bool {
@@ -86,7 +105,7 @@ impl Compact {
     /// Builds the set from signatures in any order (a counting sort by bucket, then a sort per
     /// bucket); returns it with the signatures that occurred more than once.
     fn from_unsorted(signatures: &[u64]) -> (Compact, Vec<u64>) {
-        let mut starts = vec![0u32; BUCKETS + 1];
+        let mut starts = vec![0usize; BUCKETS + 1];
         for signature in signatures {
             starts[bucket(*signature) + 1] += 1;
         }
@@ -97,15 +116,15 @@ impl Compact {
         let mut next = starts.clone();
         for signature in signatures {
             let slot = &mut next[bucket(*signature)];
-            lows[*slot as usize] = low(*signature);
+            lows[*slot] = low(*signature);
             *slot += 1;
         }
         // Sort each bucket and drop repeats in place, moving the buckets down as they shrink.
         let mut repeated = Vec::new();
         let mut write = 0usize;
-        let mut bucket_start = 0u32;
+        let mut bucket_start = 0usize;
         for bucket in 0..BUCKETS {
-            let (from, to) = (starts[bucket] as usize, starts[bucket + 1] as usize);
+            let (from, to) = (starts[bucket], starts[bucket + 1]);
             lows[from..to].sort_unstable();
             starts[bucket] = bucket_start;
             for read in from..to {
@@ -117,7 +136,7 @@ impl Compact {
                 lows[write] = value;
                 write += 1;
             }
-            bucket_start = u32::try_from(write).unwrap_or(u32::MAX);
+            bucket_start = write;
         }
         starts[BUCKETS] = bucket_start;
         lows.truncate(write);
@@ -126,41 +145,58 @@ impl Compact {
         (Compact { starts, lows }, repeated)
     }
 
-    /// This set plus `added` minus `removed` (both ascending), in one pass.
-    fn rebuild(&self, added: &[u64], removed: &[u64]) -> Compact {
-        let mut starts = vec![0u32; BUCKETS + 1];
+    /// This set plus `added` (ascending, none already here), in one pass.
+    fn merged(&self, added: &[u64]) -> Compact {
+        let mut starts = vec![0usize; BUCKETS + 1];
         let mut lows = Vec::with_capacity(self.len() + added.len());
         let mut added = added.iter().copied().peekable();
-        let mut removed = removed.iter().copied().peekable();
-        let mut keep = |signature: u64, lows: &mut Vec<u32>, starts: &mut Vec<u32>| {
-            while removed.next_if(|gone| *gone < signature).is_some() {}
-            if removed.next_if_eq(&signature).is_none() {
-                starts[bucket(signature) + 1] += 1;
-                lows.push(low(signature));
-            }
+        let mut keep = |signature: u64, lows: &mut Vec<u32>| {
+            starts[bucket(signature) + 1] += 1;
+            lows.push(low(signature));
         };
         for signature in self.iter() {
             while let Some(new) = added.next_if(|new| *new < signature) {
-                keep(new, &mut lows, &mut starts);
+                keep(new, &mut lows);
             }
-            keep(signature, &mut lows, &mut starts);
+            keep(signature, &mut lows);
         }
         for new in added {
-            keep(new, &mut lows, &mut starts);
+            keep(new, &mut lows);
         }
         for bucket in 0..BUCKETS {
             starts[bucket + 1] += starts[bucket];
         }
         Compact { starts, lows }
     }
+
+    /// Removes `removed` (ascending) in place: one pass, nothing allocated.
+    fn remove_sorted(&mut self, removed: &[u64]) {
+        let mut removed = removed.iter().copied().peekable();
+        let mut write = 0usize;
+        for bucket in 0..BUCKETS {
+            let (from, to) = (self.starts[bucket], self.starts[bucket + 1]);
+            self.starts[bucket] = write;
+            for read in from..to {
+                let value = self.lows[read];
+                let signature = ((bucket as u64) << 32) | u64::from(value);
+                while removed.next_if(|gone| *gone < signature).is_some() {}
+                if removed.next_if_eq(&signature).is_some() {
+                    continue;
+                }
+                self.lows[write] = value;
+                write += 1;
+            }
+        }
+        self.starts[BUCKETS] = write;
+        self.lows.truncate(write);
+    }
 }
 
 /// The signatures of every stored fingerprint.
 pub(super) struct Signatures {
     compact: Compact,
-    /// Added since the last rebuild, as [`masked`] signatures (whose top bits are the hash table's
-    /// to use; a signature's top 12 bits are zero).
-    pending: HashSet<u64, BuildHasherDefault<PassThrough>>,
+    /// Added since the last rebuild.
+    pending: HashSet<u64, BuildHasherDefault<Spread>>,
 }
 
 impl Default for Signatures {
@@ -198,17 +234,17 @@ impl Signatures {
 
     pub(super) fn contains(&self, fingerprint: u64) -> bool {
         let signature = signature(fingerprint);
-        self.pending.contains(&masked(signature)) || self.compact.contains(signature)
+        self.pending.contains(&signature) || self.compact.contains(signature)
     }
 
     /// Adds a fingerprint; false when its signature was already there.
     pub(super) fn insert(&mut self, fingerprint: u64) -> bool {
         let signature = signature(fingerprint);
-        if self.compact.contains(signature) || !self.pending.insert(masked(signature)) {
+        if self.compact.contains(signature) || !self.pending.insert(signature) {
             return false;
         }
         if self.pending.len() >= MIN_PENDING.max(self.compact.len() / 8) {
-            self.rebuild(&[]);
+            self.rebuild();
         }
         true
     }
@@ -217,25 +253,26 @@ impl Signatures {
     pub(super) fn remove(&mut self, signatures: impl IntoIterator<Item = u64>) {
         let mut removed: Vec<u64> = signatures
             .into_iter()
-            .filter(|signature| !self.pending.remove(&masked(*signature)))
+            .filter(|signature| !self.pending.remove(signature))
             .collect();
         if removed.is_empty() {
             return;
         }
         removed.sort_unstable();
-        self.rebuild(&removed);
+        self.compact.remove_sorted(&removed);
     }
 
-    fn rebuild(&mut self, removed: &[u64]) {
-        let mut added: Vec<u64> = self.pending.drain().map(signature).collect();
+    /// Merges the pending signatures into the compact part.
+    fn rebuild(&mut self) {
+        let mut added: Vec<u64> = self.pending.drain().collect();
         added.sort_unstable();
-        self.compact = self.compact.rebuild(&added, removed);
+        self.compact = self.compact.merged(&added);
         self.pending.shrink_to(MIN_PENDING);
     }
 
     /// Bytes held, for logs and benchmarks.
     pub(super) fn heap_bytes(&self) -> usize {
-        self.compact.starts.capacity() * 4 + self.compact.lows.capacity() * 4 + self.pending.capacity() * 9
+        self.compact.starts.capacity() * 8 + self.compact.lows.capacity() * 4 + self.pending.capacity() * 9
     }
 }
 
@@ -283,7 +320,7 @@ mod tests {
             assert!(set.insert(spread(i)));
         }
         assert_eq!(set.len(), 3_000);
-        set.rebuild(&[]);
+        set.rebuild();
         assert!(set.pending.is_empty());
         assert_eq!(set.compact.len(), 3_000);
         // Remove some from the compact part and some still pending.
@@ -300,6 +337,22 @@ mod tests {
                 .zip(set.compact.iter().skip(1))
                 .all(|(a, b)| a < b)
         );
+    }
+
+    /// The hash table takes slots from the low bits and tags from the top 7: both must vary
+    /// (a signature's own top 12 bits are always zero).
+    #[test]
+    fn pending_signatures_hash_to_varied_slots_and_tags() {
+        let hash = |signature: u64| {
+            let mut hasher = Spread::default();
+            hasher.write_u64(signature);
+            hasher.finish()
+        };
+        let hashes: Vec<u64> = (0..1_000).map(|i| hash(signature(spread(i)))).collect();
+        let slots: HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
+        let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(slots.len() > 800, "{} distinct slots", slots.len());
+        assert_eq!(tags.len(), 128);
     }
 
     #[test]

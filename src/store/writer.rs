@@ -692,7 +692,8 @@ fn write_group(
     let group: &[(IngestBatch, Reply<IngestOutcome>)] = group;
     // First occurrence within the group wins.
     let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
-    let mut firsts: Vec<(usize, &PricedRecord, u64)> = Vec::new();
+    // (request, record, fingerprint, whether a stored event may have its identity)
+    let mut firsts: Vec<(usize, &PricedRecord, u64, bool)> = Vec::new();
     let mut outcomes = vec![IngestOutcome::default(); group.len()];
     for (request_idx, (batch, _)) in group.iter().enumerate() {
         for (position, priced) in batch.records.iter().enumerate() {
@@ -702,10 +703,12 @@ fn write_group(
             }
             let record = &priced.record;
             if seen.insert((record.source.as_str(), record.event_id.as_str())) {
+                let fingerprint = fingerprints.of_record(record.source, record.event_id.as_str());
                 firsts.push((
                     request_idx,
                     priced,
-                    fingerprints.of_record(record.source, record.event_id.as_str()),
+                    fingerprint,
+                    fingerprints.may_contain(fingerprint),
                 ));
             } else {
                 outcomes[request_idx].duplicates += 1;
@@ -723,8 +726,8 @@ fn write_group(
     // Records whose fingerprint is already stored are checked exactly; the rest are new.
     let suspects: Vec<Suspect<'_>> = firsts
         .iter()
-        .filter(|(_, _, fingerprint)| fingerprints.may_contain(*fingerprint))
-        .map(|(_, priced, _)| Suspect {
+        .filter(|(_, _, _, suspect)| *suspect)
+        .map(|(_, priced, _, _)| Suspect {
             source: priced.record.source.as_str(),
             event_id: priced.record.event_id.as_str(),
             ts: priced.record.ts,
@@ -735,9 +738,9 @@ fn write_group(
     // The new records of each request.
     let mut fresh: Vec<Vec<&PricedRecord>> = vec![Vec::new(); group.len()];
     let mut fresh_fingerprints = Vec::with_capacity(firsts.len());
-    for (request_idx, priced, fingerprint) in &firsts {
+    for (request_idx, priced, fingerprint, suspect) in &firsts {
         let record = &priced.record;
-        let duplicate = fingerprints.may_contain(*fingerprint)
+        let duplicate = *suspect
             && stored.contains(&(
                 record.source.as_str().to_owned(),
                 record.event_id.as_str().to_owned(),
