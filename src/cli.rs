@@ -189,6 +189,10 @@ struct BenchIngestArgs {
     /// Events stored before the timed run (measures a ledger that is not empty).
     #[arg(long, default_value_t = 0)]
     preload: u64,
+    /// Keep the preloaded ledger in the working directory and start later runs with the same
+    /// --preload, --seed and --days (on the same day) from a copy of it.
+    #[arg(long)]
+    preload_cache: bool,
     /// Seed of the generated traffic.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -1354,6 +1358,7 @@ fn bench_ingest(config: &Config, args: &BenchIngestArgs) -> anyhow::Result<ExitC
         clients: args.clients,
         batch: args.batch,
         preload: args.preload,
+        preload_cache: args.preload_cache,
         dir: args
             .dir
             .clone()

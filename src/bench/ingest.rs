@@ -38,6 +38,9 @@ pub struct IngestBenchOptions {
     pub batch: usize,
     /// Events stored before the timed run.
     pub preload: u64,
+    /// Keep a copy of the preloaded ledger in the working directory and start from it when a
+    /// later run asks for the same preload (the preload of 10M events takes minutes).
+    pub preload_cache: bool,
     /// Working directory (the NDJSON file, the batches, the server's data, DuckDB's file).
     pub dir: PathBuf,
     /// Skip the DuckDB comparison.
@@ -380,6 +383,86 @@ fn duckdb_load(ndjson: &Path, dir: &Path) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// Stores `options.preload` events in `data_dir` through the writer, or copies them from the
+/// cache of an earlier run with the same preload (`options.preload_cache`).
+fn preload_ledger(
+    options: &IngestBenchOptions,
+    data_dir: &Path,
+    progress: &mut impl FnMut(&str),
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    // History before the timed traffic, as in a ledger that has been running: the timed events
+    // land in hours the preload never touched.
+    let preload = SynthOptions {
+        seed: options.synth.seed.wrapping_add(1),
+        events: options.preload,
+        end: options.synth.end - chrono::Duration::days(i64::from(options.synth.days.max(1))),
+        ..options.synth.clone()
+    };
+    let cached = options.dir.join(format!(
+        "preload-{}-seed{}-{}-{}d",
+        preload.events,
+        preload.seed,
+        preload.end.format("%Y%m%dT%H%M"),
+        preload.days
+    ));
+    if options.preload_cache && cached.is_dir() {
+        copy_dir(&cached, data_dir)?;
+        progress(&format!(
+            "preload: {} events copied from {} in {:.1} s",
+            preload.events,
+            cached.display(),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(());
+    }
+    let mut config = crate::config::Config::resolve(crate::config::RawConfig::default())?;
+    config.data_dir = data_dir.to_path_buf();
+    config.memory_limit.clone_from(&options.memory_limit);
+    let ledger = crate::server::open_ledger(&config)?;
+    let summary = super::reports::load(&ledger, &preload, 50_000, |_| {})?;
+    let crate::server::Ledger {
+        writer,
+        writer_thread,
+        ..
+    } = ledger;
+    drop(writer);
+    writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    progress(&format!(
+        "preload: {} events stored first in {:.1} s",
+        summary.accepted,
+        started.elapsed().as_secs_f64()
+    ));
+    if options.preload_cache {
+        // Copied under a temporary name first: an interrupted copy is never taken for a cache.
+        let partial = cached.with_extension("partial");
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).context("clearing a partial preload cache")?;
+        }
+        copy_dir(data_dir, &partial)?;
+        std::fs::rename(&partial, &cached).context("keeping the preload cache")?;
+    }
+    Ok(())
+}
+
+/// Copies the files of `from` (and its directories) into `to`, which is created.
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the benchmark. `progress` gets one line per phase.
 ///
 /// # Errors
@@ -409,34 +492,7 @@ pub fn run(
         std::fs::remove_dir_all(&data_dir).context("clearing the previous run's data")?;
     }
     if options.preload > 0 {
-        let preload_started = Instant::now();
-        let mut config = crate::config::Config::resolve(crate::config::RawConfig::default())?;
-        config.data_dir.clone_from(&data_dir);
-        config.memory_limit.clone_from(&options.memory_limit);
-        let ledger = crate::server::open_ledger(&config)?;
-        // History before the timed traffic, as in a ledger that has been running: the timed
-        // events land in hours the preload never touched.
-        let preload = SynthOptions {
-            seed: options.synth.seed.wrapping_add(1),
-            events: options.preload,
-            end: options.synth.end - chrono::Duration::days(i64::from(options.synth.days.max(1))),
-            ..options.synth.clone()
-        };
-        let summary = super::reports::load(&ledger, &preload, 50_000, |_| {})?;
-        let crate::server::Ledger {
-            writer,
-            writer_thread,
-            ..
-        } = ledger;
-        drop(writer);
-        writer_thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
-        progress(&format!(
-            "preload: {} events stored first in {:.1} s",
-            summary.accepted,
-            preload_started.elapsed().as_secs_f64()
-        ));
+        preload_ledger(options, &data_dir, &mut progress)?;
     }
     let starting = Instant::now();
     let server = start_server(options, &data_dir)?;
