@@ -58,6 +58,10 @@ pub enum ApiError {
     SqlBusy { limit: usize },
     #[error("the query needed more than {limit_bytes} bytes of memory and was stopped")]
     QueryMemoryLimit { limit_bytes: u64 },
+    #[error(
+        "the database ran out of memory answering this request ({0}); narrow the request or raise `memory_limit`"
+    )]
+    OutOfMemory(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{reason}")]
@@ -91,6 +95,7 @@ impl ApiError {
             ApiError::QueryTimeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "query_timeout"),
             ApiError::SqlBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sql_busy"),
             ApiError::QueryMemoryLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "query_memory_limit"),
+            ApiError::OutOfMemory(_) => (StatusCode::SERVICE_UNAVAILABLE, "out_of_memory"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -133,6 +138,7 @@ impl ApiError {
         "query_timeout",
         "sql_busy",
         "query_memory_limit",
+        "out_of_memory",
         "unauthorized",
         "forbidden",
         "internal",
@@ -151,7 +157,8 @@ pub struct ErrorDetail {
     /// Stable snake_case code (`empty_body`, `invalid_json`, `unknown_format`, `payload_too_large`,
     /// `unsupported_media_type`, `unsupported_encoding`, `bad_encoding`, `invalid_parameter`,
     /// `invalid_price`, `not_found`, `writer_busy`, `lake_unavailable`, `timeout`, `sql_not_allowed`,
-    /// `sql_invalid`, `query_timeout`, `sql_busy`, `unauthorized`, `forbidden`, `internal`).
+    /// `sql_invalid`, `query_timeout`, `sql_busy`, `query_memory_limit`, `out_of_memory`,
+    /// `unauthorized`, `forbidden`, `internal`).
     #[schema(example = "invalid_parameter")]
     pub code: String,
     pub message: String,
@@ -246,6 +253,9 @@ impl From<ReportError> for ApiError {
             scoped @ ReportError::OutOfScope { .. } => ApiError::Forbidden {
                 reason: scoped.to_string(),
             },
+            ReportError::Query(error) if crate::store::is_out_of_memory(&error) => {
+                ApiError::OutOfMemory(first_line(&error.to_string()))
+            }
             other @ (ReportError::Query(_) | ReportError::Shape(_)) => {
                 ApiError::Internal(error_chain(&other))
             }
@@ -263,12 +273,18 @@ impl From<SqlError> for ApiError {
             },
             SqlError::Busy { limit } => ApiError::SqlBusy { limit },
             SqlError::MemoryLimit { limit_bytes } => ApiError::QueryMemoryLimit { limit_bytes },
+            SqlError::OutOfMemory(message) => ApiError::OutOfMemory(first_line(&message)),
             other
             @ (SqlError::Output(_) | SqlError::Unsafe(_) | SqlError::Db { .. } | SqlError::Store(_)) => {
                 ApiError::Internal(error_chain(&other))
             }
         }
     }
+}
+
+/// The first line of a DuckDB message (the rest lists DuckDB's tuning advice, not ours).
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().trim().to_owned()
 }
 
 impl From<PricingError> for ApiError {

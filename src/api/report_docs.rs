@@ -336,6 +336,10 @@ pub enum ReportFailure {
     /// `internal`: the query or shaping failed (the server log has the details).
     #[response(status = 500)]
     Internal(ErrorBody),
+    /// `out_of_memory`: the query needed more than DuckDB's `memory_limit` (exact percentiles
+    /// cannot spill to disk); narrow the range or the grouping, or raise `--memory-limit`.
+    #[response(status = 503)]
+    OutOfMemory(ErrorBody),
     /// `timeout`: the report took longer than the server's request timeout.
     #[response(status = 504)]
     Timeout(ErrorBody),

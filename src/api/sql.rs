@@ -82,7 +82,7 @@ fn format_of(request: &HttpRequest, body: &SqlRequest) -> Result<SqlFormat, ApiE
         (status = 400, description = "DuckDB cannot parse, bind or run the statement (`sql_invalid`, with its message); a bad field (`invalid_parameter`, `invalid_json`)", body = ErrorBody),
         (status = 403, description = "The statement does something the sandbox does not allow (`sql_not_allowed`); `details` has `construct` and `reason`", body = ErrorBody),
         (status = 422, description = "The query made the database hold more memory than `sql_memory_limit` allows and was stopped (`query_memory_limit`); `details` has `limit_bytes`", body = ErrorBody),
-        (status = 503, description = "As many queries as allowed are running (`sql_busy`); retry after `Retry-After` seconds", body = ErrorBody,
+        (status = 503, description = "As many queries as allowed are running (`sql_busy`); retry after `Retry-After` seconds. Or the database reached its `memory_limit` in an operator that cannot spill (`out_of_memory`, with DuckDB's message)", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 504, description = "The query ran past its time limit and was stopped (`query_timeout`); `details` has `timeout_ms`", body = ErrorBody),
     ))]

@@ -64,6 +64,9 @@ pub enum SqlError {
     /// The database instance's memory grew past the query's cap while it ran; it was stopped.
     #[error("the query needed more than {limit_bytes} bytes of memory and was stopped")]
     MemoryLimit { limit_bytes: u64 },
+    /// The database instance reached its `memory_limit` (DuckDB's message).
+    #[error("{0}")]
+    OutOfMemory(String),
     /// Every concurrent slot is taken.
     #[error("{limit} ad-hoc queries are already running; retry shortly")]
     Busy { limit: usize },
@@ -330,7 +333,9 @@ fn duckdb_error(error: duckdb::Error) -> SqlError {
         duckdb::Error::DuckDBFailure(_, Some(message)) => message.clone(),
         other => other.to_string(),
     };
-    if message.starts_with("Permission Error") || message.contains("read-only mode") {
+    if crate::store::is_out_of_memory(&error) {
+        SqlError::OutOfMemory(message)
+    } else if message.starts_with("Permission Error") || message.contains("read-only mode") {
         SqlError::NotAllowed {
             construct: "the statement".to_owned(),
             reason: message,

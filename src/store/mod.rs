@@ -77,6 +77,19 @@ pub enum StoreError {
     DedupeUnavailable,
 }
 
+/// Whether DuckDB failed because the instance reached its `memory_limit` (operators that cannot
+/// spill, such as exact quantiles, fail this way; DuckDB's C API gives the message only).
+#[must_use]
+pub fn is_out_of_memory(error: &duckdb::Error) -> bool {
+    match error {
+        duckdb::Error::DuckDBFailure(_, Some(message)) => message.starts_with(OUT_OF_MEMORY),
+        other => other.to_string().starts_with(OUT_OF_MEMORY),
+    }
+}
+
+/// How DuckDB's out-of-memory messages begin.
+const OUT_OF_MEMORY: &str = "Out of Memory Error";
+
 impl StoreError {
     pub(crate) fn db(context: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError {
         move |source| StoreError::Db { context, source }

@@ -150,6 +150,36 @@ fn a_memory_hungry_query_is_stopped_at_its_cap() {
     assert_eq!(rows(&app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
 }
 
+/// A query that needs more than the whole database's `memory_limit` in an operator that cannot
+/// spill (an exact median holds every value) gets `503 out_of_memory` with DuckDB's reason, not
+/// an internal error, and ingest and the sandbox go on.
+#[test]
+fn a_query_past_the_database_memory_limit_is_out_of_memory() {
+    let app = sample_app(&["--memory-limit", "64MiB", "--sql-memory-limit", "100GiB"]);
+    let (status, body) = sql(
+        &app,
+        json!({"sql": "SELECT quantile_cont(i, 0.5) AS m FROM range(10000000) t(i)"}),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("out_of_memory")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Out of Memory Error")
+            && message.contains("memory_limit")
+            && !message.contains('\n'),
+        "{message}"
+    );
+    let (status, body) = app.ingest(
+        "",
+        canonical("after-oom", "2026-11-24T12:00:00Z", "gpt-4o-mini", 10, 5).into_bytes(),
+    );
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(rows(&app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
+}
+
 /// Without `timeout_ms` a query gets the server's own time limit.
 #[test]
 fn the_server_time_limit_applies_when_the_request_names_none() {
