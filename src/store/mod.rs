@@ -9,6 +9,7 @@
 //! Invariants: nothing outside `store::writer` writes to the database; a write is acknowledged
 //! only after its transaction committed; DuckDB calls never run on an async worker.
 
+pub mod cache;
 pub mod checkpoint;
 pub mod dedupe;
 pub mod encoded;
