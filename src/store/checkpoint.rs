@@ -33,8 +33,13 @@ use duckdb::Connection;
 
 use super::StoreError;
 
-/// Write-ahead log bytes after which the thread checkpoints, by default.
-pub const CHECKPOINT_AFTER: u64 = 256 << 20;
+/// Write-ahead log bytes after which the thread checkpoints, by default. What was appended since
+/// the last checkpoint waits in DuckDB's buffer pool, so this sets part of the peak memory while
+/// ingesting: 128 MiB against 256 MiB took 70–100 MB off the server's peak onto 10 million
+/// stored events and 100 MB onto an empty store, at the same events/s (BENCHMARKS.md,
+/// 2026-12-04). Smaller (64 MiB) was worse with 10 million stored: each checkpoint reads back
+/// blocks that stay cached.
+pub const CHECKPOINT_AFTER: u64 = 128 << 20;
 
 /// How often the log's size is looked at.
 const POLL: Duration = Duration::from_millis(100);
