@@ -21,9 +21,6 @@ use super::SqlError;
 /// How often the memory is looked at while a query runs.
 const MEMORY_POLL: Duration = Duration::from_millis(50);
 
-/// `queries/sql_memory.sql`: the bytes the instance holds, in memory and spilled.
-const MEMORY_SQL: &str = include_str!("../../queries/sql_memory.sql");
-
 /// Reads how much memory the database instance holds, on a connection of its own.
 #[derive(Clone)]
 pub struct MemoryProbe {
@@ -41,10 +38,7 @@ impl MemoryProbe {
     /// for that poll; the time limit still is).
     pub fn held_bytes(&self) -> Option<u64> {
         let conn = self.conn.lock().unwrap_or_else(|poison| poison.into_inner());
-        conn.prepare_cached(MEMORY_SQL)
-            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
-            .ok()
-            .and_then(|bytes| u64::try_from(bytes).ok())
+        crate::store::cache::held_bytes(&conn).ok()
     }
 }
 

@@ -55,9 +55,6 @@ pub const FULL_EVERY: Duration = Duration::from_secs(600);
 /// A failing checkpoint is logged as a warning at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
-/// `queries/sql_memory.sql`: what the database instance holds, logged with each checkpoint.
-const MEMORY_SQL: &str = include_str!("../../queries/sql_memory.sql");
-
 /// The checkpoint thread. Stopping or dropping it waits for a checkpoint it is running.
 pub struct Checkpointer {
     commits: Arc<AtomicU64>,
@@ -208,7 +205,7 @@ impl CheckpointThread {
                         wal_mib = wal_bytes >> 20,
                         concurrent = pinned,
                         elapsed_ms = started.elapsed().as_millis() as u64,
-                        duckdb_held_mib = self.held_bytes().map(|bytes| bytes >> 20),
+                        duckdb_held_mib = super::cache::held_bytes(&self.conn).ok().map(|bytes| bytes >> 20),
                         "checkpointed"
                     );
                 }
@@ -226,14 +223,6 @@ impl CheckpointThread {
                 }
             }
         }
-    }
-
-    /// The bytes DuckDB holds in memory and spilled, when they can be read.
-    fn held_bytes(&self) -> Option<u64> {
-        self.conn
-            .query_row(MEMORY_SQL, [], |row| row.get::<_, i64>(0))
-            .ok()
-            .and_then(|bytes| u64::try_from(bytes).ok())
     }
 
     /// Opens a read transaction and waits for a commit of the writer after it began. When one
