@@ -555,15 +555,7 @@ fn import_prices(
             if !entries.is_empty() {
                 runtime.block_on(ledger.writer.add_prices(entries.clone()))?;
             }
-            let server::Ledger {
-                writer,
-                writer_thread,
-                ..
-            } = ledger;
-            drop(writer);
-            writer_thread
-                .join()
-                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+            ledger.close()?;
             serde_json::json!({"effective_from": from.to_rfc3339(), "models_read": plan.models_read,
                 "added": entries.len(), "unchanged": plan.unchanged,
                 "skipped": plan.skipped_no_token_price + plan.skipped_duplicates})
@@ -613,15 +605,7 @@ fn reprice(config: &Config, args: &RepriceArgs) -> anyhow::Result<ExitCode> {
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let outcome = runtime.block_on(ledger.writer.reprice(scope, ledger.prices.current()))?;
-            let server::Ledger {
-                writer,
-                writer_thread,
-                ..
-            } = ledger;
-            drop(writer);
-            writer_thread
-                .join()
-                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+            ledger.close()?;
             serde_json::to_value(outcome)?
         }
     };
@@ -838,15 +822,7 @@ fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     }
     progress.finish_and_clear();
     if let Some(ledger) = ledger {
-        let server::Ledger {
-            writer,
-            writer_thread,
-            ..
-        } = ledger;
-        drop(writer);
-        writer_thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        ledger.close()?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
@@ -1061,15 +1037,7 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             let report = ledger.readers.with_conn(|conn| {
                 reports::run(&args.name, &pairs, conn, &catalog, chrono::Utc::now(), None)
             })?;
-            let server::Ledger {
-                writer,
-                writer_thread,
-                ..
-            } = ledger;
-            drop(writer);
-            writer_thread
-                .join()
-                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+            ledger.close()?;
             report.encode()?.0
         }
     };
@@ -1301,15 +1269,7 @@ fn bench_reports(mut config: Config, args: &BenchReportsArgs) -> anyhow::Result<
         std::fs::write(path, serde_json::to_string_pretty(&document)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let server::Ledger {
-        writer,
-        writer_thread,
-        ..
-    } = ledger;
-    drop(writer);
-    writer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    ledger.close()?;
     Ok(ExitCode::SUCCESS)
 }
 

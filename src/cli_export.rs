@@ -87,19 +87,6 @@ fn day_arg(name: &str, text: Option<&str>) -> anyhow::Result<Option<NaiveDate>> 
     .transpose()
 }
 
-/// Stops the writer of a ledger opened by a command and waits for it.
-fn close(ledger: server::Ledger) -> anyhow::Result<()> {
-    let server::Ledger {
-        writer,
-        writer_thread,
-        ..
-    } = ledger;
-    drop(writer);
-    writer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))
-}
-
 fn export_lake_dir(config: &Config, args: &ExportArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let range = LakeRange {
         from: day_arg("from", args.from.as_deref())?,
@@ -109,7 +96,7 @@ fn export_lake_dir(config: &Config, args: &ExportArgs, dir: &std::path::Path) ->
     let result = ledger
         .readers
         .with_conn(|conn| export_lake(conn, dir, range, None, LakeOptions::default()));
-    close(ledger)?;
+    ledger.close()?;
     let report = result.with_context(|| format!("writing the lake at {}", dir.display()))?;
     print_lake(&dir.display().to_string(), &serde_json::to_value(&report)?);
     Ok(ExitCode::SUCCESS)
@@ -214,7 +201,7 @@ fn export_file(
             let result = ledger.readers.with_conn(|conn| {
                 write_events(conn, &scope, None, format, ExportOptions::default(), &mut writer)
             });
-            close(ledger)?;
+            ledger.close()?;
             Some(result.with_context(|| format!("writing {}", out.display()))?)
         }
     };
@@ -261,7 +248,7 @@ pub fn retention(config: &Config, command: &RetentionCommand) -> anyhow::Result<
             let ledger = server::open_ledger(config)?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let result = runtime.block_on(ledger.writer.apply_retention(before));
-            close(ledger)?;
+            ledger.close()?;
             serde_json::to_value(result?)?
         }
     };

@@ -41,6 +41,20 @@ pub struct Ledger {
     pub prices: Arc<PriceBook>,
 }
 
+impl Ledger {
+    /// Stops the writer of a ledger a command opened: drops this (last) handle, so the writer
+    /// commits what is queued and stops, and waits for its thread.
+    ///
+    /// # Errors
+    /// When the writer thread panicked.
+    pub fn close(self) -> anyhow::Result<()> {
+        drop(self.writer);
+        self.writer_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))
+    }
+}
+
 /// Opens the store, loads the price layers and starts the writer.
 ///
 /// # Errors

@@ -421,15 +421,7 @@ fn preload_ledger(
     config.memory_limit.clone_from(&options.memory_limit);
     let ledger = crate::server::open_ledger(&config)?;
     let summary = super::reports::load(&ledger, &preload, 50_000, |_| {})?;
-    let crate::server::Ledger {
-        writer,
-        writer_thread,
-        ..
-    } = ledger;
-    drop(writer);
-    writer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    ledger.close()?;
     progress(&format!(
         "preload: {} events stored first in {:.1} s",
         summary.accepted,

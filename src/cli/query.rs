@@ -84,15 +84,7 @@ fn run_locally(
         let output = sandbox.run(&admission, &args.sql, limits, None)?;
         output.encode(format)
     })();
-    let server::Ledger {
-        writer,
-        writer_thread,
-        ..
-    } = ledger;
-    drop(writer);
-    writer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    ledger.close()?;
     Ok(outcome?)
 }
 
