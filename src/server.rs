@@ -12,7 +12,7 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::pricing::{self, ContractSpec, PriceBook, PriceLayers, PriceSpec};
 use crate::sql::Sandbox;
-use crate::store::writer::error_chain;
+use crate::store::cache::CacheRelease;
 use crate::store::{Readers, Store, StoreError, StoreOptions, Writer, WriterOptions};
 
 /// Refuses to serve a non-loopback address without API keys unless `insecure` says so: an open
@@ -60,6 +60,10 @@ impl Ledger {
 /// # Errors
 /// Store, price-file and thread failures, with context.
 pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
+    open(config, None)
+}
+
+fn open(config: &Config, release: Option<CacheRelease>) -> anyhow::Result<Ledger> {
     let store = Store::open(
         &config.data_dir,
         &StoreOptions {
@@ -93,6 +97,7 @@ pub fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
             retention: config.retention,
             ..WriterOptions::default()
         },
+        release,
     )
     .context("starting the writer thread")?;
     Ok(Ledger {
@@ -139,28 +144,26 @@ fn load_user_contracts(conn: &duckdb::Connection) -> Result<Vec<ContractSpec>, S
         .collect()
 }
 
-/// Waits until the writer has loaded the dedupe fingerprints (it answers a ping only then), then
-/// hands back the buffer pool blocks that load read ([`crate::store::cache`]). Runs before the
-/// sandbox locks the configuration, which is why the port opens only after the load (about
-/// 0.3 s per million stored events). A failure costs memory, not correctness: it is logged.
-async fn release_startup_cache(ledger: &Ledger, config: &Config) {
-    if let Err(error) = ledger.writer.ping().await {
-        tracing::warn!(error = %error_chain(&error), "the writer did not answer after loading");
-        return;
-    }
-    let readers = ledger.readers.clone();
-    let configured = config.memory_limit.clone();
-    let released = tokio::task::spawn_blocking(move || {
-        readers.with_conn(|conn| crate::store::cache::release(conn, configured.as_deref()))
-    })
-    .await;
-    match released {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(error = %error_chain(&error), "releasing the buffer pool after startup failed");
-        }
-        Err(error) => tracing::warn!(error = %error, "releasing the buffer pool after startup failed"),
-    }
+/// Opens the SQL sandbox once the writer has answered a ping, that is after it loaded the dedupe
+/// fingerprints and handed back the buffer pool blocks of that load ([`CacheRelease`]):
+/// [`Sandbox::open`] locks the configuration, and the writer's release must not straddle it.
+/// Requests to `/v1/sql` wait for it meanwhile; the other routes do not.
+///
+/// # Errors
+/// When the writer is gone or the sandbox cannot be opened: the server then stops.
+async fn open_sandbox(
+    writer: Writer,
+    readers: Arc<Readers>,
+    limits: crate::config::SqlLimits,
+    opened: tokio::sync::watch::Sender<Option<Arc<Sandbox>>>,
+) -> anyhow::Result<()> {
+    writer.ping().await.context("waiting for the writer to load")?;
+    let sandbox = tokio::task::spawn_blocking(move || Sandbox::open(&readers, limits))
+        .await
+        .context("opening the SQL sandbox")?
+        .context("opening the SQL sandbox")?;
+    opened.send_replace(Some(Arc::new(sandbox)));
+    Ok(())
 }
 
 /// Serves HTTP until SIGINT/SIGTERM, then shuts down gracefully. Prints the bound address on
@@ -172,21 +175,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     refuse_open_network(&config)?;
     let ledger = tokio::task::spawn_blocking({
         let config = config.clone();
-        move || open_ledger(&config)
+        move || {
+            open(
+                &config,
+                Some(CacheRelease {
+                    memory_limit: config.memory_limit.clone(),
+                }),
+            )
+        }
     })
     .await
     .context("opening the ledger")??;
-    release_startup_cache(&ledger, &config).await;
-    // Locks the database instance down (no files, network, extensions or settings) now that the
-    // ledger has done its own setup.
-    let sandbox = tokio::task::spawn_blocking({
-        let readers = ledger.readers.clone();
-        let limits = config.sql;
-        move || Sandbox::open(&readers, limits)
-    })
-    .await
-    .context("opening the SQL sandbox")?
-    .context("opening the SQL sandbox")?;
+    // Locks the database instance down (no files, network, extensions or settings) once the
+    // writer has done its own setup; the port opens meanwhile.
+    let (opened, sandbox) = tokio::sync::watch::channel(None);
+    let sandbox_opening = tokio::spawn(open_sandbox(
+        ledger.writer.clone(),
+        ledger.readers.clone(),
+        config.sql,
+        opened,
+    ));
     let state = AppState {
         writer: ledger.writer.clone(),
         readers: ledger.readers.clone(),
@@ -194,7 +202,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         limits: config.ingest,
         request_timeout: config.request_timeout,
         lake_dir: config.lake_dir.clone(),
-        sql: Arc::new(sandbox),
+        sql: sandbox,
         keys: Arc::new(config.keys.clone()),
         parsing: AppState::parsing_slots(),
     };
@@ -224,7 +232,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let retention = tokio::spawn(crate::retention::run_periodically(writer.clone()));
-    server.run().await.context("running the HTTP server")?;
+    let mut running = server.run();
+    let handle = running.handle();
+    let mut sandbox_opening = sandbox_opening;
+    let served = tokio::select! {
+        served = &mut running => served.context("running the HTTP server"),
+        opening = &mut sandbox_opening => match opening.context("opening the SQL sandbox") {
+            Ok(Ok(())) => (&mut running).await.context("running the HTTP server"),
+            Ok(Err(error)) | Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "stopping: the SQL sandbox could not be opened");
+                handle.stop(true).await;
+                let _ = (&mut running).await; // Stopping; the sandbox's error is the one to report.
+                Err(error)
+            }
+        },
+    };
+    // Stopped before the writer finished loading: the sandbox is no longer needed.
+    sandbox_opening.abort();
     // The periodic retention task holds a writer handle too; a pass it started finishes on the
     // writer thread before the queue drains.
     retention.abort();
@@ -236,6 +260,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("waiting for the writer")?
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -46,8 +46,9 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Where `POST /v1/admin/lake` writes the Parquet lake; `None` when not configured.
     pub lake_dir: Option<std::path::PathBuf>,
-    /// The ad-hoc SQL sandbox (its own connections, not `readers`).
-    pub sql: Arc<Sandbox>,
+    /// The ad-hoc SQL sandbox (its own connections, not `readers`), once `serve` has opened it
+    /// ([`AppState::sandbox`]).
+    pub sql: tokio::sync::watch::Receiver<Option<Arc<Sandbox>>>,
     /// The API keys; empty when the ledger runs without keys.
     pub keys: Arc<crate::auth::KeyRing>,
     /// Bodies decoded and parsed at once ([`AppState::parsing_slot`]).
@@ -63,6 +64,22 @@ impl AppState {
     pub fn parsing_slots() -> Arc<tokio::sync::Semaphore> {
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Arc::new(tokio::sync::Semaphore::new(cpus))
+    }
+
+    /// The SQL sandbox, waiting for it while the server is still opening it (until the writer
+    /// has loaded the dedupe fingerprints).
+    ///
+    /// # Errors
+    /// When it could not be opened (the server is stopping then).
+    pub async fn sandbox(&self) -> Result<Arc<Sandbox>, error::ApiError> {
+        let mut opened = self.sql.clone();
+        let sandbox = opened
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| error::ApiError::Internal("the SQL sandbox could not be opened".to_owned()))?;
+        sandbox
+            .clone()
+            .ok_or_else(|| error::ApiError::Internal("the SQL sandbox is not open".to_owned()))
     }
 
     /// Waits for a parse slot; the body is parsed while the permit lives.

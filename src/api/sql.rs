@@ -106,12 +106,11 @@ pub async fn sql(
             reason: "must be at least 1".to_owned(),
         });
     }
-    let limits = state
-        .sql
+    let sandbox = state.sandbox().await?;
+    let limits = sandbox
         .limits()
         .lowered(body.timeout_ms.map(Duration::from_millis), body.max_rows);
-    let admission = state.sql.admit()?;
-    let sandbox = state.sql.clone();
+    let admission = sandbox.admit()?;
     let team_scope = caller.team_scope().map(str::to_owned);
     let (bytes, row_count, truncated, elapsed_ms) = web::block(move || {
         // The admission lives as long as the query and its encoding; a team-scoped key's views

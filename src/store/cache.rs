@@ -3,8 +3,10 @@
 //! DuckDB evicts a cached block only when it needs the room, so with its default limit (80 % of
 //! RAM) the blocks of every stored `event_id` that the dedupe load read stay in memory for the
 //! life of the process, although the writer never reads them again (196 MiB held before and
-//! 63 MiB after at 10 million events). Lowering `memory_limit` for a moment evicts them; the limit is then set back. The
-//! server does this once, after the load and before the SQL sandbox locks the configuration.
+//! 63 MiB after at 10 million events). Lowering `memory_limit` for a moment evicts them; the
+//! limit is then set back. The writer does this once for the server ([`CacheRelease`]), after
+//! the load and before its first request; the server locks the configuration for the SQL
+//! sandbox only after that.
 
 use std::time::Instant;
 
@@ -21,6 +23,16 @@ const HELD_SQL: &str = include_str!("../../queries/sql_memory.sql");
 
 /// The buffer pool is cut down to this for a moment; what is pinned stays.
 const RELEASE_TO: &str = "64MiB";
+
+/// Asks the writer to [`release`] once it has loaded the dedupe fingerprints, before it takes
+/// its first request (so no commit runs under the lowered limit). Only for a caller that locks
+/// the configuration after the writer answered its first request (`server::serve`): a
+/// lockdown between the lowering and the restoring would keep the lowered limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRelease {
+    /// The configured `memory_limit` to set back; `None` = DuckDB's default.
+    pub memory_limit: Option<String>,
+}
 
 /// What [`release`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -303,7 +303,7 @@ mod tests {
     fn the_writer_refuses_records_before_a_pass_cutoff_at_commit() {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::schema::migrate(&mut conn).unwrap();
-        let (writer, thread) = Writer::spawn(conn, WriterOptions::default()).unwrap();
+        let (writer, thread) = Writer::spawn(conn, WriterOptions::default(), None).unwrap();
         let body = [
             r#"{"event_id": "old", "ts": "2026-01-01T10:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1}"#,
             r#"{"event_id": "new", "ts": "2026-03-01T10:00:00Z", "provider": "openai", "model": "m", "input_tokens": 1, "output_tokens": 1}"#,

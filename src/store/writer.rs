@@ -23,6 +23,7 @@ use duckdb::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
+use super::cache::CacheRelease;
 use super::checkpoint::{CHECKPOINT_AFTER, Checkpointer, database_path};
 use super::dedupe::{Fingerprints, Suspect};
 use super::encoded::{Encoded, IngestBatch};
@@ -124,6 +125,7 @@ impl Writer {
     pub fn spawn(
         store_conn: Connection,
         options: WriterOptions,
+        release: Option<CacheRelease>,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let watermark =
             load_watermark(&store_conn).map_err(|error| std::io::Error::other(error_chain(&error)))?;
@@ -163,7 +165,7 @@ impl Writer {
                 run(
                     store_conn,
                     requests,
-                    options,
+                    Startup { options, release },
                     thread_gate,
                     compaction,
                     checkpointer,
@@ -204,12 +206,13 @@ impl Writer {
     pub fn start(
         store: Store,
         options: WriterOptions,
+        release: Option<CacheRelease>,
     ) -> std::io::Result<(Writer, JoinHandle<()>, super::Readers)> {
         let options = WriterOptions {
             checkpoint_wal: store.checkpoint_wal,
             ..options
         };
-        let (writer, handle) = Writer::spawn(store.write_conn, options)?;
+        let (writer, handle) = Writer::spawn(store.write_conn, options, release)?;
         Ok((writer, handle, store.readers))
     }
 
@@ -330,10 +333,16 @@ struct Compaction {
     exclusive: Arc<std::sync::Mutex<()>>,
 }
 
+/// What the writer thread starts with besides its connections.
+struct Startup {
+    options: WriterOptions,
+    release: Option<CacheRelease>,
+}
+
 fn run(
     mut conn: Connection,
     mut requests: mpsc::Receiver<Request>,
-    options: WriterOptions,
+    startup: Startup,
     gate: Arc<RetentionGate>,
     compaction: Compaction,
     checkpointer: Option<Checkpointer>,
@@ -357,6 +366,12 @@ fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "dedupe fingerprints loaded"
     );
+    let Startup { options, release } = startup;
+    if let Some(release) = release
+        && let Err(error) = super::cache::release(&conn, release.memory_limit.as_deref())
+    {
+        tracing::warn!(error = %error_chain(&error), "handing back the buffer pool after the load failed");
+    }
     let Compaction {
         compactor,
         thread: compaction,
