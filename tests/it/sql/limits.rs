@@ -141,13 +141,8 @@ fn a_memory_hungry_query_is_stopped_at_its_cap() {
         body["error"]["details"]["limit_bytes"].as_u64(),
         Some(64 * 1024 * 1024)
     );
-    let (status, body) = app.ingest(
-        "",
-        canonical("after-memory", "2026-11-24T12:00:00Z", "gpt-4o-mini", 10, 5).into_bytes(),
-    );
-    assert_eq!((status, body["accepted"].as_u64()), (200, Some(1)), "{body}");
     // Small queries stay well under the cap.
-    assert_eq!(rows(&app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
+    ingest_and_sandbox_go_on(&app, "after-memory");
 }
 
 /// A query that needs more than the whole database's `memory_limit` in an operator that cannot
@@ -172,12 +167,18 @@ fn a_query_past_the_database_memory_limit_is_out_of_memory() {
             && !message.contains('\n'),
         "{message}"
     );
+    ingest_and_sandbox_go_on(&app, "after-oom");
+}
+
+/// After a stopped query of the sample app: one more event is accepted, and the sandbox counts
+/// it with the twelve samples.
+fn ingest_and_sandbox_go_on(app: &TestApp, event_id: &str) {
     let (status, body) = app.ingest(
         "",
-        canonical("after-oom", "2026-11-24T12:00:00Z", "gpt-4o-mini", 10, 5).into_bytes(),
+        canonical(event_id, "2026-11-24T12:00:00Z", "gpt-4o-mini", 10, 5).into_bytes(),
     );
     assert_eq!((status, body["accepted"].as_u64()), (200, Some(1)), "{body}");
-    assert_eq!(rows(&app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
+    assert_eq!(rows(app, "SELECT count(*) AS n FROM events")[0]["n"], json!(13));
 }
 
 /// Without `timeout_ms` a query gets the server's own time limit.
