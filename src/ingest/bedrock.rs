@@ -30,7 +30,7 @@
 //!   cannot be shown to be equal).
 //! - Negative latencies are `invalid_value`; a non-JSON body (a string) yields no latency.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::Adapter;
 use super::common::{

@@ -32,8 +32,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::ingest::json::RawValue;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{

@@ -20,10 +20,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::ingest::json::RawValue;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde_json::value::RawValue;
 
 use super::json::{self, Kind, Obj};
 use super::reject::{FieldError, excerpt};

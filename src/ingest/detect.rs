@@ -51,7 +51,7 @@ fn envelope_array<'a>(obj: &Obj<'a>) -> Option<Vec<Obj<'a>>> {
     if Kind::of(raw) != Kind::Array {
         return None;
     }
-    let elements: Vec<&serde_json::value::RawValue> = serde_json::from_str(raw.get()).ok()?;
+    let elements = json::array_elements(raw)?;
     Some(elements.into_iter().filter_map(Obj::from_raw).collect())
 }
 
@@ -59,7 +59,7 @@ fn is_spend_log_page(obj: &Obj<'_>) -> bool {
     let Some(raw) = obj.present("data") else {
         return false;
     };
-    let Ok(elements) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw.get()) else {
+    let Some(elements) = json::array_elements(raw) else {
         return false;
     };
     elements

@@ -33,8 +33,8 @@
 //! - Detection needs a first result to look at: a page whose buckets are all empty is not
 //!   recognised (with `?format=openai_usage` it yields no rows).
 
+use crate::ingest::json::RawValue;
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 
 use super::Adapter;
 use super::common::{Draft, ParseContext, TagsBuilder, at_native, base_record, text_at};

@@ -59,7 +59,7 @@ mod namespace;
 mod tests;
 mod tokens;
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::Adapter;
 use super::common::{Draft, ParseContext};
@@ -123,8 +123,7 @@ impl Adapter for Kong {
 
 /// Whether `ai` holds a child with `meta` or `usage` (key presence only, for detection).
 fn has_ai_namespace(obj: &Obj<'_>) -> bool {
-    obj.present("ai")
-        .and_then(Obj::from_raw)
+    obj.child("ai")
         .is_some_and(|ai| ai.entries().any(|(_, raw)| is_llm_call(raw)))
 }
 

@@ -2,7 +2,7 @@
 //! the sum test, plus the cache and reasoning counts recovered from a logged `payload.response`
 //! (OpenAI, Anthropic, Bedrock or Gemini shaped). A payload is a hint and never rejects a row.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::Namespace;
 use crate::ingest::common::sum_test;
@@ -127,7 +127,7 @@ fn recover_from_payload(namespace: &Namespace<'_>) -> Option<Recovered> {
     // Best effort: a malformed count inside an optional payload is treated as absent.
     let count = |raw: Option<&RawValue>| json::opt_count_lenient(raw, "payload.response").ok().flatten();
 
-    if let Some(metadata) = body.present("usageMetadata").and_then(Obj::from_raw) {
+    if let Some(metadata) = body.child("usageMetadata") {
         // Gemini: cached content is inside `promptTokenCount`; thoughts are outside
         // `candidatesTokenCount`, which is what Kong logs as completion tokens.
         return Some(Recovered {
@@ -139,7 +139,7 @@ fn recover_from_payload(namespace: &Namespace<'_>) -> Option<Recovered> {
             reasoning_outside_output: true,
         });
     }
-    let usage = body.present("usage").and_then(Obj::from_raw)?;
+    let usage = body.child("usage")?;
     if usage.has("prompt_tokens") || usage.has("completion_tokens") {
         // OpenAI shape (after Kong's normalisation): whether the subsets are inside the headline
         // counts is left to the sum test.

@@ -2,7 +2,7 @@
 //! metadata (and spend-table columns), then the caller's `request_tags` and
 //! `spend_logs_metadata` for what the key does not say; the remaining entries become tags.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::first_text;
 use crate::ingest::common::{TagsBuilder, at_native, stringify_scalar, text_at};

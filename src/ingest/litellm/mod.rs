@@ -61,8 +61,8 @@ mod tests;
 mod timing;
 mod tokens;
 
+use crate::ingest::json::RawValue;
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 
 use self::attribution::Attribution;
 use self::outcome::Outcome;

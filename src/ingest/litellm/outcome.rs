@@ -2,7 +2,7 @@
 //! type and whether the attempt failed (which [`super::attempts`] needs). LiteLLM's exception
 //! classes are mapped here; generic text refinement is `common::refine_error_type`.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use crate::ingest::common::{http_status, refine_error_type, stringify_scalar, text_at};
 use crate::ingest::json::{self, Kind, Obj};

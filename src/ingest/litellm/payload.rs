@@ -26,10 +26,7 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let provider_name = text_field(obj, "custom_llm_provider", LIMITS.provider)?;
     // The response is read for three fields: open it once (a redacted or non-object response
     // simply has none of them).
-    let response = obj
-        .present("response")
-        .and_then(Obj::from_raw)
-        .unwrap_or_default();
+    let response = obj.child("response").unwrap_or_default();
     let model = match text_at(response.present("model"), "response.model", LIMITS.model)? {
         Some(served) => served,
         None => first_text(
@@ -48,11 +45,12 @@ pub(super) fn parse_payload(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let model_group = text_field(obj, "model_group", LIMITS.model)?;
     let model_requested = requested_model(obj, model_group.as_deref(), provider_name.as_deref(), &model)?;
 
-    let sources = usage_sources(&[
-        (response.present("usage"), "response.usage"),
-        (metadata.present("usage_object"), "metadata.usage_object"),
+    let sources = usage_sources([
+        (response.child("usage"), "response.usage"),
+        (metadata.child("usage_object"), "metadata.usage_object"),
         (
-            obj.path(&["hidden_params", "usage_object"]),
+            obj.child("hidden_params")
+                .and_then(|hidden| hidden.child("usage_object")),
             "hidden_params.usage_object",
         ),
     ]);

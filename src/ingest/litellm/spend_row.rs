@@ -2,7 +2,7 @@
 //! → one [`Call`]. Rows carry no response object and no `stream` flag, and write `cache_hit` as
 //! text; those quirks live here.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::attribution::{Attribution, Shape};
 use super::outcome::Outcome;
@@ -43,12 +43,12 @@ pub(super) fn parse_spend_row(obj: &Obj<'_>) -> Result<Call, FieldError> {
     let model_group = text_field(obj, "model_group", LIMITS.model)?;
     let model_requested = requested_model(obj, model_group.as_deref(), provider_name.as_deref(), &model)?;
 
-    let sources = usage_sources(&[
+    let sources = usage_sources([
         (
-            metadata.present("additional_usage_values"),
+            metadata.child("additional_usage_values"),
             "metadata.additional_usage_values",
         ),
-        (metadata.present("usage_object"), "metadata.usage_object"),
+        (metadata.child("usage_object"), "metadata.usage_object"),
     ]);
     let tokens = token_usage(obj, &sources)?;
 

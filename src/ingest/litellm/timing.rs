@@ -1,8 +1,8 @@
 //! Time of a LiteLLM call: `startTime`-style instants in any of LiteLLM's three spellings, and the
 //! latency and TTFT derived from them. In: raw values; out: UTC instants and milliseconds.
 
+use crate::ingest::json::RawValue;
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 
 use crate::ingest::common::{non_negative, ts_epoch_seconds, ts_text};
 use crate::ingest::json::{self, Kind};

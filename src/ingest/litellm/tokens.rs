@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use crate::ingest::common::{at_native, sum_test};
 use crate::ingest::json::{self, Obj};
@@ -32,7 +32,7 @@ impl<'a> UsageSource<'a> {
         let idx = match nested.iter().position(|(name, _)| name == first) {
             Some(idx) => idx,
             None => {
-                nested.push((first, self.usage.present(first).and_then(Obj::from_raw)));
+                nested.push((first, self.usage.child(first)));
                 nested.len() - 1
             }
         };
@@ -40,15 +40,16 @@ impl<'a> UsageSource<'a> {
     }
 }
 
-pub(super) fn usage_sources<'a>(candidates: &[(Option<&'a RawValue>, &'static str)]) -> Vec<UsageSource<'a>> {
+pub(super) fn usage_sources<'a, const N: usize>(
+    candidates: [(Option<Obj<'a>>, &'static str); N],
+) -> Vec<UsageSource<'a>> {
     // A usage block that is not an object (a redacted response) is simply not a source.
     candidates
-        .iter()
-        .filter_map(|(raw, path)| {
-            let usage = Obj::from_raw((*raw)?)?;
+        .into_iter()
+        .filter_map(|(usage, path)| {
             Some(UsageSource {
                 path,
-                usage,
+                usage: usage?,
                 nested: RefCell::new(Vec::new()),
             })
         })

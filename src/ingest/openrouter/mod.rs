@@ -59,7 +59,7 @@ mod response_body;
 #[cfg(test)]
 mod tests;
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::Adapter;
 use super::common::{Draft, ParseContext, SummedTokens, amount, at_native};
@@ -122,10 +122,7 @@ fn is_generation(obj: &Obj<'_>) -> bool {
 /// A response body: `id` starting `gen-`, `usage.cost`, and a chat-completion `object`.
 fn is_response_body(obj: &Obj<'_>) -> bool {
     let generation_id = json::string_at(obj.raw("id")).is_some_and(|id| id.starts_with("gen-"));
-    let usage_has_cost = obj
-        .raw("usage")
-        .and_then(Obj::from_raw)
-        .is_some_and(|usage| usage.has("cost"));
+    let usage_has_cost = obj.child("usage").is_some_and(|usage| usage.has("cost"));
     let completion =
         json::string_at(obj.raw("object")).is_some_and(|kind| RESPONSE_OBJECTS.contains(&kind.as_ref()));
     generation_id && usage_has_cost && completion
@@ -134,10 +131,7 @@ fn is_response_body(obj: &Obj<'_>) -> bool {
 /// An error body: only `error` (holding a `code`) and optionally `user_id`.
 fn is_error_body(obj: &Obj<'_>) -> bool {
     obj.keys().all(|key| key == "error" || key == "user_id")
-        && obj
-            .raw("error")
-            .and_then(Obj::from_raw)
-            .is_some_and(|error| error.has("code"))
+        && obj.child("error").is_some_and(|error| error.has("code"))
 }
 
 fn event_id(obj: &Obj<'_>) -> Result<EventId, FieldError> {

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use crate::ingest::common::{amount, non_negative, stringify_scalar};
 use crate::ingest::json::{self, Obj};

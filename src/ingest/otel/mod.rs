@@ -60,7 +60,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use self::attributes::Attributes;
 use self::span::{is_llm_call, llm_call_record};

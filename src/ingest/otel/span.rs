@@ -2,7 +2,7 @@
 //! model, tokens (through the sum test), cost, attribution and tags. Attribute lookups go through
 //! [`Layers`] (span, then scope, then resource); the outcome is [`super::status`]'s.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::Inherited;
 use super::attributes::{Attributes, Layers, loose_text, tag_text};

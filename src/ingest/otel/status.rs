@@ -1,7 +1,7 @@
 //! The outcome of one span: `error.type`, the span `status` and SDK error messages → HTTP status
 //! and error type. In: the span and its attribute [`Layers`]; out: `(status_code, error_type)`.
 
-use serde_json::value::RawValue;
+use crate::ingest::json::RawValue;
 
 use super::attributes::Layers;
 use crate::ingest::common::{refine_error_type, status_and_error};

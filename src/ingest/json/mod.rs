@@ -3,7 +3,9 @@
 //!
 //! Why lazy: native gateway payloads are large (messages, metadata, price blobs) and the ledger
 //! reads a few dozen fields. [`Obj`] keeps each value as a borrowed [`RawValue`] (validated but
-//! not materialised), so untouched parts cost a scan, not an allocation. It also keeps the exact
+//! not materialised), so untouched parts cost a scan, not an allocation. The scan is
+//! [`scan`]'s single pass; serde_json decides whatever that pass leaves to it (errors, deep
+//! nesting), so both give the same result. It also keeps the exact
 //! text of numbers, which is how costs written as binary floats (`0.07722000000000001`) are read
 //! into decimals without passing through `f64`.
 //!
@@ -17,14 +19,65 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::rc::Rc;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::reject::{FieldError, RejectCode, excerpt};
 use crate::model::parse_decimal_text;
+
+mod scan;
+
+/// The exact text of one valid JSON value, borrowed from the record. Only a validating parse
+/// makes one: [`Obj::parse`], [`array_elements`], or serde_json (through `Deserialize`).
+#[repr(transparent)]
+pub(crate) struct RawValue(str);
+
+impl RawValue {
+    pub(crate) fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// Views text that a validating parse has accepted as one JSON value.
+    fn from_valid(json: &str) -> &RawValue {
+        // SAFETY: `RawValue` is `repr(transparent)` over `str`, so the pointer cast keeps the
+        // layout and the lifetime of the borrowed text.
+        unsafe { &*(std::ptr::from_ref::<str>(json) as *const RawValue) }
+    }
+
+    /// An owned copy, for a value kept past its record.
+    pub(crate) fn to_boxed(&self) -> Box<RawValue> {
+        let text: Box<str> = self.0.into();
+        // SAFETY: as in `from_valid`, for the owning pointer of the same layout.
+        unsafe { Box::from_raw(Box::into_raw(text) as *mut RawValue) }
+    }
+
+    /// Views a value serde_json has parsed.
+    pub(crate) fn of_serde(raw: &serde_json::value::RawValue) -> &RawValue {
+        RawValue::from_valid(raw.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for Box<RawValue> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <Box<serde_json::value::RawValue>>::deserialize(deserializer)
+            .map(|raw| RawValue::of_serde(&raw).to_boxed())
+    }
+}
+
+impl fmt::Debug for RawValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for &'a RawValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&serde_json::value::RawValue>::deserialize(deserializer).map(RawValue::of_serde)
+    }
+}
 
 /// The JSON type of a raw value, read from its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,10 +114,14 @@ impl Kind {
     }
 }
 
-/// One JSON object whose values are kept raw until read.
+/// One JSON object whose values are kept raw until read. Cloning one (as [`Obj::child`] does)
+/// shares its entries instead of copying them.
 #[derive(Clone, Default)]
 pub(crate) struct Obj<'a> {
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+    entries: Rc<[(Cow<'a, str>, &'a RawValue)]>,
+    /// The objects among `entries`' values, parsed in the same pass, by entry index. Empty when
+    /// serde_json parsed this object; [`Obj::child`] then parses on demand.
+    children: Rc<[(usize, Obj<'a>)]>,
 }
 
 impl fmt::Debug for Obj<'_> {
@@ -78,8 +135,14 @@ impl fmt::Debug for Obj<'_> {
 impl<'a> Obj<'a> {
     /// Parses text that must hold exactly one JSON object.
     pub(crate) fn parse(text: &'a str) -> Result<Obj<'a>, serde_json::Error> {
+        if let Some(obj) = scan::object(text) {
+            return Ok(obj);
+        }
         let entries = serde_json::from_str::<Entries<'a>>(text)?.0;
-        Ok(Obj { entries })
+        Ok(Obj {
+            entries: entries.into(),
+            children: Rc::default(),
+        })
     }
 
     /// Views a raw value as an object, or `None` when it is not one.
@@ -115,22 +178,42 @@ impl<'a> Obj<'a> {
         self.entries.iter().map(|(key, raw)| (key.as_ref(), *raw))
     }
 
+    /// The object at `key` when the parse of this one already holds it.
+    fn parsed_child(&self, key: &str) -> Option<&Obj<'a>> {
+        let index = self.entries.iter().rposition(|(name, _)| name == key)?;
+        self.children
+            .iter()
+            .find(|(at, _)| *at == index)
+            .map(|(_, child)| child)
+    }
+
+    /// The object at `key`; `None` when it is absent, null or not an object.
+    pub(crate) fn child(&self, key: &str) -> Option<Obj<'a>> {
+        match self.parsed_child(key) {
+            Some(child) => Some(child.clone()),
+            None => Obj::from_raw(self.present(key)?),
+        }
+    }
+
     /// Follows a path of nested objects (`["usage", "prompt_tokens"]`); `None` when any step is
     /// absent, null or not an object.
     pub(crate) fn path(&self, path: &[&str]) -> Option<&'a RawValue> {
-        let (first, rest) = path.split_first()?;
-        let mut raw = self.present(first)?;
-        for step in rest {
-            raw = Obj::from_raw(raw)?.present(step)?;
+        match path {
+            [] => None,
+            [last] => self.present(last),
+            [first, rest @ ..] => match self.parsed_child(first) {
+                Some(child) => child.path(rest),
+                None => Obj::from_raw(self.present(first)?)?.path(rest),
+            },
         }
-        Some(raw)
     }
 
     /// Returns the nested object at `key`, or an error when it is something else.
     pub(crate) fn obj(&self, key: &str, field: &str) -> Result<Option<Obj<'a>>, FieldError> {
         match self.present(key) {
             None => Ok(None),
-            Some(raw) => Obj::from_raw(raw)
+            Some(_) => self
+                .child(key)
                 .map(Some)
                 .ok_or_else(|| FieldError::invalid_type(field, "an object")),
         }
@@ -211,7 +294,7 @@ pub(crate) fn array_elements(raw: &RawValue) -> Option<Vec<&RawValue>> {
     if Kind::of(raw) != Kind::Array {
         return None;
     }
-    serde_json::from_str(raw.get()).ok()
+    scan::array_elements(raw.get()).or_else(|| serde_json::from_str(raw.get()).ok())
 }
 
 /// Reads an optional array: absent or null is empty (OTLP/JSON and Kong omit empty lists).
@@ -447,7 +530,7 @@ mod tests {
         }
         assert_eq!(opt_count_lenient(obj.raw("s"), "s").unwrap(), Some(1250));
         assert_eq!(
-            opt_count_lenient(Some(&serde_json::from_str::<Box<RawValue>>("12.0").unwrap()), "x").unwrap(),
+            opt_count_lenient(Obj::parse(r#"{"x":12.0}"#).unwrap().raw("x"), "x").unwrap(),
             Some(12)
         );
     }
