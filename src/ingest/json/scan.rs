@@ -348,23 +348,34 @@ fn find_special(bytes: &[u8], mut pos: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// Whether the scanner and serde_json agree on `text`: both refuse it, or the scanner gives
-    /// up, or both accept it with the same entries.
-    fn agrees(text: &str) -> bool {
-        let serde = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text);
+    /// Whether the scanner and serde_json agree on `text`: the scanner gives up, or serde_json
+    /// (the parse `Obj::parse` falls back to) accepts it with the same keys and value texts, in
+    /// order. `Err` says how they differ.
+    fn agrees(text: &str) -> Result<(), String> {
         match object(text) {
-            None => true,
-            Some(obj) => {
-                let Ok(map) = serde else { return false };
-                let mut ours = serde_json::Map::new();
-                for (key, raw) in obj.entries() {
-                    let Ok(value) = serde_json::from_str::<serde_json::Value>(raw.get()) else {
-                        return false;
-                    };
-                    ours.insert(key.to_owned(), value);
-                }
-                ours == map
-            }
+            None => Ok(()),
+            Some(obj) => same_as_serde(text, &obj),
+        }
+    }
+
+    /// `obj` (and every object parsed with it) holds what serde_json reads from `text`.
+    fn same_as_serde(text: &str, obj: &Obj<'_>) -> Result<(), String> {
+        for (at, child) in obj.children.iter() {
+            let (_, raw) = &obj.entries[*at];
+            same_as_serde(raw.get(), child)?;
+        }
+        let serde = serde_json::from_str::<super::super::Entries<'_>>(text)
+            .map_err(|error| format!("serde_json refuses what the scanner accepts: {error}"))?;
+        let theirs: Vec<(&str, &str)> = serde
+            .0
+            .iter()
+            .map(|(key, raw)| (key.as_ref(), raw.get()))
+            .collect();
+        let ours: Vec<(&str, &str)> = obj.entries().map(|(key, raw)| (key, raw.get())).collect();
+        if ours == theirs {
+            Ok(())
+        } else {
+            Err(format!("the entries differ: {ours:?} against {theirs:?}"))
         }
     }
 
@@ -426,7 +437,7 @@ mod tests {
             r#"{"a":"unterminated}"#,
         ] {
             assert!(object(text).is_none(), "{text}");
-            assert!(agrees(text), "{text}");
+            agrees(text).unwrap();
         }
     }
 
@@ -439,7 +450,7 @@ mod tests {
         // Objects in objects: recursion to 64 levels, then the iterative skip for 64 more.
         let objects = |levels: usize| format!("{}{{}}{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
         assert!(object(&objects(100)).is_some());
-        assert!(agrees(&objects(100)));
+        agrees(&objects(100)).unwrap();
         assert!(object(&objects(200)).is_none());
     }
 
@@ -462,6 +473,35 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_serde_json_on_mutated_payloads() {
+        // Single-byte replacements with JSON's structural and number bytes, at pseudo-random
+        // positions (a fixed linear congruential sequence, so a failure reproduces).
+        const BYTES: &[u8] = b"\"\\{}[],: \t0123456789-+.eEtfnu\x01x";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize % bound
+        };
+        let line = include_str!("../../../sample_data/litellm.ndjson")
+            .lines()
+            .next()
+            .unwrap();
+        for _ in 0..3000 {
+            let mut bytes = line.as_bytes().to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(bytes.len());
+                if bytes[at].is_ascii() {
+                    bytes[at] = BYTES[next(BYTES.len())];
+                }
+            }
+            let text = String::from_utf8(bytes).unwrap();
+            agrees(&text).unwrap();
+        }
+    }
+
+    #[test]
     fn agrees_with_serde_json_on_every_cut_of_real_payloads() {
         let samples = [
             include_str!("../../../sample_data/litellm.ndjson"),
@@ -474,10 +514,10 @@ mod tests {
         for sample in samples {
             for line in sample.lines().take(2) {
                 assert!(object(line).is_some(), "{line}");
-                assert!(agrees(line));
+                agrees(line).unwrap();
                 for cut in 0..line.len() {
                     if line.is_char_boundary(cut) {
-                        assert!(agrees(&line[..cut]), "{}", &line[..cut]);
+                        agrees(&line[..cut]).unwrap();
                     }
                 }
             }
