@@ -118,16 +118,23 @@ impl Kind {
 /// shares its entries instead of copying them.
 #[derive(Clone, Default)]
 pub(crate) struct Obj<'a> {
-    entries: Rc<[(Cow<'a, str>, &'a RawValue)]>,
-    /// The objects among `entries`' values, parsed in the same pass, by entry index. Empty when
-    /// serde_json parsed this object; [`Obj::child`] then parses on demand.
-    children: Rc<[(usize, Obj<'a>)]>,
+    entries: Rc<[Entry<'a>]>,
+}
+
+/// One key and its value.
+#[derive(Clone)]
+struct Entry<'a> {
+    key: Cow<'a, str>,
+    raw: &'a RawValue,
+    /// The value as an object, when it is one and was parsed in the same pass as this entry's
+    /// object. `None` when serde_json parsed it; [`Obj::child`] then parses on demand.
+    child: Option<Obj<'a>>,
 }
 
 impl fmt::Debug for Obj<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.entries.iter().map(|(key, _)| key))
+            .entries(self.entries.iter().map(|entry| &entry.key))
             .finish()
     }
 }
@@ -140,8 +147,14 @@ impl<'a> Obj<'a> {
         }
         let entries = serde_json::from_str::<Entries<'a>>(text)?.0;
         Ok(Obj {
-            entries: entries.into(),
-            children: Rc::default(),
+            entries: entries
+                .into_iter()
+                .map(|(key, raw)| Entry {
+                    key,
+                    raw,
+                    child: None,
+                })
+                .collect(),
         })
     }
 
@@ -157,8 +170,8 @@ impl<'a> Obj<'a> {
         self.entries
             .iter()
             .rev()
-            .find(|(name, _)| name == key)
-            .map(|(_, raw)| *raw)
+            .find(|entry| entry.key == key)
+            .map(|entry| entry.raw)
     }
 
     /// Returns the raw value unless it is absent or `null`.
@@ -171,20 +184,21 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(key, _)| key.as_ref())
+        self.entries.iter().map(|entry| entry.key.as_ref())
     }
 
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
-        self.entries.iter().map(|(key, raw)| (key.as_ref(), *raw))
+        self.entries.iter().map(|entry| (entry.key.as_ref(), entry.raw))
     }
 
     /// The object at `key` when the parse of this one already holds it.
     fn parsed_child(&self, key: &str) -> Option<&Obj<'a>> {
-        let index = self.entries.iter().rposition(|(name, _)| name == key)?;
-        self.children
+        self.entries
             .iter()
-            .find(|(at, _)| *at == index)
-            .map(|(_, child)| child)
+            .rev()
+            .find(|entry| entry.key == key)?
+            .child
+            .as_ref()
     }
 
     /// The object at `key`; `None` when it is absent, null or not an object.

@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use super::{Obj, RawValue};
+use super::{Entry, Obj, RawValue};
 
 /// Parses text that must hold exactly one JSON object (whitespace around it allowed), with the
 /// objects nested in it (not those inside arrays) parsed in the same pass, so opening them later
@@ -68,8 +68,7 @@ struct Cursor<'a> {
     pos: usize,
     /// The entries of the objects being read, innermost last: each object's go into one
     /// allocation of the exact size when it closes.
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
-    children: Vec<(usize, Obj<'a>)>,
+    entries: Vec<Entry<'a>>,
 }
 
 impl<'a> Cursor<'a> {
@@ -78,7 +77,6 @@ impl<'a> Cursor<'a> {
             text,
             pos: 0,
             entries: Vec::new(),
-            children: Vec::new(),
         }
     }
 
@@ -108,7 +106,7 @@ impl<'a> Cursor<'a> {
 
     /// Reads the rest of an object after its `{`, `depth` objects deep.
     fn object_rest(&mut self, depth: u32) -> Option<Obj<'a>> {
-        let (first_entry, first_child) = (self.entries.len(), self.children.len());
+        let first_entry = self.entries.len();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -119,23 +117,21 @@ impl<'a> Cursor<'a> {
             self.skip_whitespace();
             self.expect(b':')?;
             self.skip_whitespace();
-            let value = if self.peek() == Some(b'{') && depth < MAX_DEPTH {
+            let (raw, child) = if self.peek() == Some(b'{') && depth < MAX_DEPTH {
                 let start = self.pos;
                 self.pos += 1;
                 let child = self.object_rest(depth + 1)?;
-                self.children.push((self.entries.len() - first_entry, child));
-                RawValue::from_valid(self.text.get(start..self.pos)?)
+                (RawValue::from_valid(self.text.get(start..self.pos)?), Some(child))
             } else {
-                self.value()?
+                (self.value()?, None)
             };
-            self.entries.push((key, value));
+            self.entries.push(Entry { key, raw, child });
             self.skip_whitespace();
             match self.next()? {
                 b',' => self.skip_whitespace(),
                 b'}' => {
                     return Some(Obj {
                         entries: self.entries.drain(first_entry..).collect(),
-                        children: self.children.drain(first_child..).collect(),
                     });
                 }
                 _ => return None,
@@ -360,9 +356,10 @@ mod tests {
 
     /// `obj` (and every object parsed with it) holds what serde_json reads from `text`.
     fn same_as_serde(text: &str, obj: &Obj<'_>) -> Result<(), String> {
-        for (at, child) in obj.children.iter() {
-            let (_, raw) = &obj.entries[*at];
-            same_as_serde(raw.get(), child)?;
+        for entry in obj.entries.iter() {
+            if let Some(child) = &entry.child {
+                same_as_serde(entry.raw.get(), child)?;
+            }
         }
         let serde = serde_json::from_str::<super::super::Entries<'_>>(text)
             .map_err(|error| format!("serde_json refuses what the scanner accepts: {error}"))?;
@@ -386,7 +383,7 @@ mod tests {
         let entries = &obj.entries;
         let got: Vec<(&str, &str)> = entries
             .iter()
-            .map(|(key, raw)| (key.as_ref(), raw.get()))
+            .map(|entry| (entry.key.as_ref(), entry.raw.get()))
             .collect();
         assert_eq!(
             got,
@@ -399,11 +396,12 @@ mod tests {
                 ("ké", r#""é""#),
             ]
         );
-        assert!(matches!(entries[5].0, Cow::Owned(_)));
+        assert!(matches!(entries[5].key, Cow::Owned(_)));
         // The nested object was parsed in the same pass, with its own nested one.
-        let (at, nested) = &obj.children[0];
-        assert_eq!((*at, nested.keys().collect::<Vec<_>>()), (2, vec!["p", "r"]));
-        assert_eq!(nested.children.len(), 1);
+        let nested = entries[2].child.as_ref().unwrap();
+        assert_eq!(nested.keys().collect::<Vec<_>>(), ["p", "r"]);
+        assert!(nested.entries[1].child.is_some());
+        assert!(entries.iter().filter(|entry| entry.child.is_some()).count() == 1);
         assert!(object("{}").unwrap().entries.is_empty());
         assert_eq!(array_elements(r#"[ "a", 1 ,{"b":[]}]"#).unwrap().len(), 3);
         assert!(array_elements("[]").unwrap().is_empty());
