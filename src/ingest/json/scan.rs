@@ -29,7 +29,7 @@ pub(super) fn object(text: &str) -> Option<Obj<'_>> {
     // Room for a native payload's entries at every level without growing.
     cursor.entries.reserve(64);
     cursor.skip_whitespace();
-    cursor.expect(b'{')?;
+    cursor.eat(b'{')?;
     let obj = cursor.object_rest(0)?;
     cursor.skip_whitespace();
     (cursor.pos == text.len()).then_some(obj)
@@ -39,7 +39,7 @@ pub(super) fn object(text: &str) -> Option<Obj<'_>> {
 pub(super) fn array_elements(text: &str) -> Option<Vec<&RawValue>> {
     let mut cursor = Cursor::new(text);
     cursor.skip_whitespace();
-    cursor.expect(b'[')?;
+    cursor.eat(b'[')?;
     let mut elements = Vec::new();
     cursor.skip_whitespace();
     if cursor.peek() == Some(b']') {
@@ -94,7 +94,7 @@ impl<'a> Cursor<'a> {
         Some(byte)
     }
 
-    fn expect(&mut self, wanted: u8) -> Option<()> {
+    fn eat(&mut self, wanted: u8) -> Option<()> {
         (self.next()? == wanted).then_some(())
     }
 
@@ -115,7 +115,7 @@ impl<'a> Cursor<'a> {
         loop {
             let key = self.key()?;
             self.skip_whitespace();
-            self.expect(b':')?;
+            self.eat(b':')?;
             self.skip_whitespace();
             let (raw, child) = if self.peek() == Some(b'{') && depth < MAX_DEPTH {
                 let start = self.pos;
@@ -142,7 +142,7 @@ impl<'a> Cursor<'a> {
     /// Reads an object key (the cursor on its opening quote).
     fn key(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos;
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         let escaped = self.string_rest()?;
         let quoted = self.text.get(start..self.pos)?;
         if escaped {
@@ -165,34 +165,23 @@ impl<'a> Cursor<'a> {
                 b'"' => {
                     self.string_rest()?;
                 }
-                b'{' => {
+                open @ (b'{' | b'[') => {
                     if depth == MAX_DEPTH {
                         return None;
                     }
-                    objects = (objects << 1) | 1;
+                    let object = open == b'{';
+                    objects = (objects << 1) | u64::from(object);
                     depth += 1;
                     self.skip_whitespace();
-                    if self.peek() == Some(b'}') {
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
                         self.pos += 1;
                         objects >>= 1;
                         depth -= 1;
                     } else {
-                        self.member_key()?;
-                        continue;
-                    }
-                }
-                b'[' => {
-                    if depth == MAX_DEPTH {
-                        return None;
-                    }
-                    objects <<= 1;
-                    depth += 1;
-                    self.skip_whitespace();
-                    if self.peek() == Some(b']') {
-                        self.pos += 1;
-                        objects >>= 1;
-                        depth -= 1;
-                    } else {
+                        if object {
+                            self.member_key()?;
+                        }
                         continue;
                     }
                 }
@@ -232,10 +221,10 @@ impl<'a> Cursor<'a> {
 
     /// Skips a key inside a nested value and the colon after it, up to the member's value.
     fn member_key(&mut self) -> Option<()> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         self.string_rest()?;
         self.skip_whitespace();
-        self.expect(b':')?;
+        self.eat(b':')?;
         self.skip_whitespace();
         Some(())
     }
