@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use super::cache::CacheRelease;
-use super::checkpoint::{CHECKPOINT_AFTER, Checkpointer, database_path};
+use super::checkpoint::{CHECKPOINT_AFTER, Checkpointer, WriterActivity, database_path};
 use super::dedupe::{Fingerprints, Suspect};
 use super::encoded::{Encoded, IngestBatch};
 use super::focus::LineLedger;
@@ -383,9 +383,9 @@ fn run(
         compactor,
         compaction,
         release: Release::spawn(),
-        commits: checkpointer
+        activity: checkpointer
             .as_ref()
-            .map_or_else(Arc::default, Checkpointer::commits),
+            .map_or_else(Arc::default, Checkpointer::activity),
     };
     // Requests taken off the queue out of turn (while grouping ingest, or between the days of a
     // retention pass), served next in the order they arrived.
@@ -523,8 +523,9 @@ pub(super) struct WriterState {
     pub(super) compactor: Compactor,
     pub(super) compaction: CompactionThread,
     pub(super) release: Release,
-    /// Bumped after each ingest commit (the checkpoint thread waits for one).
-    pub(super) commits: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether an ingest group is being written, and how many were committed (the checkpoint
+    /// thread waits for a commit, and for one being written).
+    pub(super) activity: Arc<WriterActivity>,
 }
 
 /// Frees what a committed group held (its records and Arrow arrays) on a thread of its own:
@@ -568,6 +569,7 @@ pub(super) fn commit_ingest_group(
     state: &mut WriterState,
 ) {
     let started = Instant::now();
+    state.activity.writing();
     let expired_before = state.gate.expired_before(Utc::now());
     let written = write_group(
         conn,
@@ -578,7 +580,7 @@ pub(super) fn commit_ingest_group(
     );
     match written {
         Ok(outcomes) => {
-            state.commits.fetch_add(1, std::sync::atomic::Ordering::Release);
+            state.activity.committed();
             let accepted: usize = outcomes.iter().map(|outcome| outcome.accepted).sum();
             let duplicates: usize = outcomes.iter().map(|outcome| outcome.duplicates).sum();
             let expired: usize = outcomes.iter().map(|outcome| outcome.expired.len()).sum();
@@ -598,6 +600,7 @@ pub(super) fn commit_ingest_group(
             state.release.free(batches);
         }
         Err(error) => {
+            state.activity.failed();
             error!(error = %error_chain(&error), requests = group.len(), "batch commit failed; nothing of it was stored");
             let message = error.to_string();
             for (_, reply) in group {
