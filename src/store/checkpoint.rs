@@ -10,20 +10,20 @@
 //! the vacuum lock that every insert also takes, so the writer's next append would wait for all
 //! of it. DuckDB runs a concurrent checkpoint when an open transaction began before the last
 //! commit (it may still read versions the checkpoint must keep), so the thread opens a read
-//! transaction, waits for one commit of the writer, and checkpoints. Meanwhile the writer's
-//! commits, which only append, go to a second log that replaces the first when the checkpoint
-//! is done. They still wait while the checkpoint writes `usage_events` itself (a table-level
-//! lock), but no longer for the other tables, the metadata and the file syncs, and a concurrent
-//! checkpoint does not rewrite the partly filled row group a full one appended to.
+//! transaction, waits for a commit the writer began after it, and checkpoints. Meanwhile the
+//! writer's commits, which only append, go to a second log that replaces the first when the
+//! checkpoint is done. They still wait while the checkpoint writes `usage_events` itself (a
+//! table-level lock), but no longer for the other tables, the metadata and the file syncs.
 //!
 //! A concurrent checkpoint leaves deleted rows (the rollup compactions delete) and partly filled
-//! row groups in place. A full checkpoint, which vacuums them, runs when the writer is idle (no
-//! commit within [`PIN_WAIT`] and none being written) and at shutdown. The writer says when it
-//! is writing a group ([`WriterActivity`]): a group commit that takes longer than [`PIN_WAIT`]
-//! (seconds, once the machine is saturated) used to look idle, and the full checkpoint that
-//! followed stalled every ack for 2.7–3.9 s and rewrote the partial row groups of millions of
-//! events in memory (+1.2 GiB of RSS at 3 million, BENCHMARKS.md), which slowed the next commit,
-//! which looked idle again. Every [`FULL_EVERY`] one is also asked for while
+//! row groups in place (the writer's next rows begin a new group). A full checkpoint, which
+//! vacuums them (a bounded number of merges, [`super::MAX_VACUUM_TASKS`]), runs when the writer
+//! is idle (no commit within [`PIN_WAIT`] and none being written) and at shutdown. The writer
+//! says when it is writing a group ([`WriterActivity`]): a group commit that takes longer than
+//! [`PIN_WAIT`] (seconds, once the machine is saturated) used to look idle, and the full
+//! checkpoint that followed stalled every ack for 2.7–3.9 s and rewrote the partial row groups
+//! of millions of events in memory (+1.2 GiB of RSS at 3 million, BENCHMARKS.md), which slowed
+//! the next commit, which looked idle again. Every [`FULL_EVERY`] one is also asked for while
 //! the writer is busy, without the read transaction; DuckDB still makes it concurrent when the
 //! writer's transaction is open at that moment (it cannot take the vacuum lock then), so under
 //! sustained load the vacuum may wait for the next idle moment.
@@ -273,7 +273,6 @@ impl CheckpointThread {
     /// when none came within [`PIN_WAIT`] and it is not writing a group; one it is writing is
     /// waited for up to [`BUSY_WAIT`].
     fn pin_snapshot(&self) -> Pin {
-        let before = self.activity.commits();
         // A transaction begins at its first statement on the database, not at BEGIN.
         if let Err(error) = self
             .pin
@@ -283,8 +282,16 @@ impl CheckpointThread {
             let _ = self.pin.execute_batch("ROLLBACK"); // There may be no transaction to end.
             return Pin::Idle;
         }
+        // Counted only once the transaction has begun, and two commits waited for: the writer
+        // counts a commit just after DuckDB made it, so the first one counted from here may have
+        // been made before the transaction began; the second began after the first was counted.
+        // (Counting before BEGIN let a commit made while the transaction was being opened pass
+        // for one after it: DuckDB then saw no older reader and ran a full checkpoint, which
+        // stalled the writer and rewrote the partly filled row groups, 3 of 16 checkpoints in a
+        // 3M-event run.)
+        let wanted = self.activity.commits() + 2;
         let began = Instant::now();
-        while self.activity.commits() == before {
+        while self.activity.commits() < wanted {
             let waited = began.elapsed();
             let outcome = if waited >= BUSY_WAIT || (waited >= PIN_WAIT && !self.activity.is_writing()) {
                 Some(Pin::Idle)
@@ -429,6 +436,11 @@ mod tests {
         std::thread::sleep(PIN_WAIT * 3);
         conn.execute_batch("COMMIT").unwrap();
         activity.committed();
+        // And the writer goes on: the checkpoint waits for a second commit (see pin_snapshot).
+        activity.writing();
+        conn.execute_batch("INSERT INTO appended SELECT range FROM range(2000, 3000)")
+            .unwrap();
+        activity.committed();
         wait_for("a concurrent checkpoint", || checkpointer.done().0 > before.0);
         assert_eq!(
             checkpointer.done().1,
@@ -439,7 +451,57 @@ mod tests {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM appended", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(rows, 2000);
+        assert_eq!(rows, 3000);
+    }
+
+    /// Beside a writer that commits back to back, every checkpoint the thread counts as
+    /// concurrent is one in DuckDB's eyes too: a full one would vacuum, merging the partly filled
+    /// row groups the concurrent ones leave behind into one.
+    #[test]
+    fn checkpoints_beside_back_to_back_commits_are_all_concurrent() {
+        let (_dir, conn, path) = ledger("CREATE TABLE appended (n BIGINT)");
+        let checkpointer = checkpoint_every_byte(&conn, &path);
+        wait_for("the first checkpoint", || checkpointer.done().1 > 0);
+        let activity = checkpointer.activity();
+        let full_before = checkpointer.done().1;
+        let started = Instant::now();
+        let mut appended: i64 = 0;
+        while checkpointer.done().0 < 40 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "too few concurrent checkpoints"
+            );
+            activity.writing();
+            conn.execute(
+                "INSERT INTO appended SELECT range FROM range(?, ? + 100)",
+                duckdb::params![appended, appended],
+            )
+            .unwrap();
+            appended += 100;
+            activity.committed();
+        }
+        assert_eq!(
+            checkpointer.done().1,
+            full_before,
+            "no idle moment for a full checkpoint"
+        );
+        checkpointer.stop();
+        let row_groups: Vec<(i64, i64)> = conn
+            .prepare(
+                "SELECT row_group_id, max(count) FROM pragma_storage_info('appended') \
+                 WHERE column_id = 0 GROUP BY ALL ORDER BY ALL",
+            )
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // Each concurrent checkpoint leaves at least one group (the writer's next rows begin a
+        // new one); a full one merges up to ten of these small ones per vacuum task.
+        assert!(
+            row_groups.len() >= 40,
+            "{appended} rows in {row_groups:?}: a checkpoint vacuumed"
+        );
     }
 
     /// A transaction that updates rows holds checkpoints off until it ends; then the next one

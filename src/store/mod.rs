@@ -97,6 +97,16 @@ impl StoreError {
     }
 }
 
+/// Row-group merges one full checkpoint does per table (DuckDB's default is 100).
+///
+/// Why: every concurrent checkpoint leaves a partly filled row group of `usage_events` behind
+/// ([`checkpoint`]), and a full checkpoint merges any three neighbouring groups that fit in two.
+/// After a sustained load, the first full one (the writer idle, or shutdown) rewrote most of the
+/// table in one go: 3M events took 5 s and +1 GiB of RSS, and left 240 MiB of free blocks in a
+/// 480 MiB file. The merges gain no space (83 bytes per event in use either way); bounded, they
+/// still compact what deletes leave (rollup compactions, retention) a few groups at a time.
+pub const MAX_VACUUM_TASKS: u32 = 2;
+
 /// Tuning of the embedded database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -153,6 +163,7 @@ impl Store {
                 let backstop = options.checkpoint_wal.saturating_mul(4);
                 config.with("checkpoint_threshold", format!("{backstop} bytes"))
             })
+            .and_then(|config| config.with("max_vacuum_tasks", MAX_VACUUM_TASKS.to_string()))
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
                 source,
