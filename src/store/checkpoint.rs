@@ -486,8 +486,8 @@ mod tests {
             "no idle moment for a full checkpoint"
         );
         checkpointer.stop();
-        let row_groups: Vec<(i64, i64)> = conn
-            .prepare(
+        let row_groups = || -> Vec<(i64, i64)> {
+            conn.prepare(
                 "SELECT row_group_id, max(count) FROM pragma_storage_info('appended') \
                  WHERE column_id = 0 GROUP BY ALL ORDER BY ALL",
             )
@@ -495,12 +495,22 @@ mod tests {
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
             .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap();
+            .unwrap()
+        };
+        let left = row_groups();
         // Each concurrent checkpoint leaves at least one group (the writer's next rows begin a
         // new one); a full one merges up to ten of these small ones per vacuum task.
         assert!(
-            row_groups.len() >= 40,
-            "{appended} rows in {row_groups:?}: a checkpoint vacuumed"
+            left.len() >= 40,
+            "{appended} rows in {left:?}: a checkpoint vacuumed"
+        );
+        // A full checkpoint merges them a few at a time (MAX_VACUUM_TASKS), not all at once.
+        conn.execute_batch("CHECKPOINT").unwrap();
+        let merged = row_groups();
+        assert!(
+            merged.len() < left.len() && merged.len() > left.len() / 2,
+            "{} row groups became {merged:?}",
+            left.len()
         );
     }
 
