@@ -456,7 +456,7 @@ mod tests {
 
     /// Beside a writer that commits back to back, every checkpoint the thread counts as
     /// concurrent is one in DuckDB's eyes too: a full one would vacuum, merging the partly filled
-    /// row groups the concurrent ones leave behind into one.
+    /// row groups the concurrent ones leave behind. The full one that comes later merges a few.
     #[test]
     fn checkpoints_beside_back_to_back_commits_are_all_concurrent() {
         let (_dir, conn, path) = ledger("CREATE TABLE appended (n BIGINT)");
