@@ -42,8 +42,10 @@ use super::StoreError;
 /// the last checkpoint waits in DuckDB's buffer pool, so this sets part of the peak memory while
 /// ingesting: 128 MiB against 256 MiB took 70–100 MB off the server's peak onto 10 million
 /// stored events and 100 MB onto an empty store, at the same events/s (BENCHMARKS.md,
-/// 2026-12-04). Smaller (64 MiB) was worse with 10 million stored: each checkpoint reads back
-/// blocks that stay cached.
+/// 2026-12-04). Smaller ones shorten the ack tail (a checkpoint holds `usage_events` against the
+/// writer's append while it writes it): 32 MiB gave a p99 of 408 against 583 ms over 10 million
+/// events, but 4 % fewer events/s, +110 MB of RSS and 82 against 80 bytes per event in use, as
+/// more partly filled row groups are left (BENCHMARKS.md, 2026-12-05).
 pub const CHECKPOINT_AFTER: u64 = 128 << 20;
 
 /// How often the log's size is looked at.
