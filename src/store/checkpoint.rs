@@ -272,8 +272,8 @@ impl CheckpointThread {
 
     /// Opens a read transaction and waits for a commit of the writer after it began. When one
     /// comes the transaction stays open ([`CheckpointThread::unpin`] ends it). The writer is idle
-    /// when none came within [`PIN_WAIT`] and it is not writing a group; one it is writing is
-    /// waited for up to [`BUSY_WAIT`].
+    /// when no commit came within [`PIN_WAIT`] of the last one seen and it is not writing a
+    /// group; one it is writing is waited for up to [`BUSY_WAIT`].
     fn pin_snapshot(&self) -> Pin {
         // A transaction begins at its first statement on the database, not at BEGIN.
         if let Err(error) = self
@@ -291,9 +291,11 @@ impl CheckpointThread {
         // for one after it: DuckDB then saw no older reader and ran a full checkpoint, which
         // stalled the writer and rewrote the partly filled row groups, 3 of 16 checkpoints in a
         // 3M-event run.)
-        let wanted = self.activity.commits() + 2;
-        let began = Instant::now();
-        while self.activity.commits() < wanted {
+        let mut seen = self.activity.commits();
+        let wanted = seen + 2;
+        // Idleness is measured from the last commit seen, as with one commit to wait for.
+        let mut began = Instant::now();
+        while seen < wanted {
             let waited = began.elapsed();
             let outcome = if waited >= BUSY_WAIT || (waited >= PIN_WAIT && !self.activity.is_writing()) {
                 Some(Pin::Idle)
@@ -308,6 +310,11 @@ impl CheckpointThread {
             if let Some(outcome) = outcome {
                 self.unpin();
                 return outcome;
+            }
+            let now = self.activity.commits();
+            if now != seen {
+                seen = now;
+                began = Instant::now();
             }
         }
         Pin::Pinned
@@ -454,6 +461,36 @@ mod tests {
             .query_row("SELECT count(*) FROM appended", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 3000);
+    }
+
+    /// A writer that commits every 300 ms is busy, not idle: the two commits a checkpoint waits
+    /// for take longer than [`PIN_WAIT`], but no gap between them does.
+    #[test]
+    fn commits_less_than_pin_wait_apart_are_not_idleness() {
+        let (_dir, conn, path) = ledger("CREATE TABLE appended (n BIGINT)");
+        let checkpointer = checkpoint_every_byte(&conn, &path);
+        wait_for("the first checkpoint", || checkpointer.done().1 > 0);
+        let activity = checkpointer.activity();
+        let before = checkpointer.done();
+        let started = Instant::now();
+        let mut appended: i64 = 0;
+        while checkpointer.done().0 == before.0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no concurrent checkpoint"
+            );
+            activity.writing();
+            conn.execute(
+                "INSERT INTO appended SELECT range FROM range(?, ? + 100)",
+                duckdb::params![appended, appended],
+            )
+            .unwrap();
+            appended += 100;
+            activity.committed();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert_eq!(checkpointer.done().1, before.1, "no full checkpoint");
+        checkpointer.stop();
     }
 
     /// Beside a writer that commits back to back, every checkpoint the thread counts as
