@@ -380,6 +380,34 @@ mod tests {
         }
     }
 
+    /// Commits 100 rows at a time into `appended`, `pause` apart, saying so in `activity` as the
+    /// writer does, until `enough` (failing after 60 s); returns the rows committed.
+    fn commit_until(
+        conn: &Connection,
+        activity: &WriterActivity,
+        pause: Duration,
+        mut enough: impl FnMut() -> bool,
+    ) -> i64 {
+        let started = Instant::now();
+        let mut appended: i64 = 0;
+        while !enough() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "timed out committing"
+            );
+            activity.writing();
+            conn.execute(
+                "INSERT INTO appended SELECT range FROM range(?, ? + 100)",
+                duckdb::params![appended, appended],
+            )
+            .unwrap();
+            appended += 100;
+            activity.committed();
+            std::thread::sleep(pause);
+        }
+        appended
+    }
+
     /// While a writer appends and commits, checkpoints run concurrently with it and lose
     /// nothing; once it is idle, a full checkpoint empties the log.
     #[test]
@@ -472,23 +500,9 @@ mod tests {
         wait_for("the first checkpoint", || checkpointer.done().1 > 0);
         let activity = checkpointer.activity();
         let before = checkpointer.done();
-        let started = Instant::now();
-        let mut appended: i64 = 0;
-        while checkpointer.done().0 == before.0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no concurrent checkpoint"
-            );
-            activity.writing();
-            conn.execute(
-                "INSERT INTO appended SELECT range FROM range(?, ? + 100)",
-                duckdb::params![appended, appended],
-            )
-            .unwrap();
-            appended += 100;
-            activity.committed();
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        commit_until(&conn, &activity, Duration::from_millis(300), || {
+            checkpointer.done().0 > before.0
+        });
         assert_eq!(checkpointer.done().1, before.1, "no full checkpoint");
         checkpointer.stop();
     }
@@ -503,22 +517,7 @@ mod tests {
         wait_for("the first checkpoint", || checkpointer.done().1 > 0);
         let activity = checkpointer.activity();
         let full_before = checkpointer.done().1;
-        let started = Instant::now();
-        let mut appended: i64 = 0;
-        while checkpointer.done().0 < 40 {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "too few concurrent checkpoints"
-            );
-            activity.writing();
-            conn.execute(
-                "INSERT INTO appended SELECT range FROM range(?, ? + 100)",
-                duckdb::params![appended, appended],
-            )
-            .unwrap();
-            appended += 100;
-            activity.committed();
-        }
+        let appended = commit_until(&conn, &activity, Duration::ZERO, || checkpointer.done().0 >= 40);
         assert_eq!(
             checkpointer.done().1,
             full_before,
