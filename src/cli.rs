@@ -279,7 +279,7 @@ struct ServeArgs {
     #[arg(long, env = "LEDGER_LAKE_DIR")]
     lake_dir: Option<PathBuf>,
     /// Write-ahead log size after which the store checkpoints, off the ingest path
-    /// [default: 128MiB].
+    /// [default: 64MiB].
     #[arg(long, env = "LEDGER_CHECKPOINT_WAL")]
     checkpoint_wal: Option<String>,
     /// Time limit of one ad-hoc SQL query [default: 30s].

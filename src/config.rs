@@ -48,7 +48,7 @@ pub struct RawConfig {
     pub prices_file: Option<PathBuf>,
     /// DuckDB memory limit (`2GB`); DuckDB's default when absent.
     pub memory_limit: Option<String>,
-    /// Write-ahead log size after which the store checkpoints, off the ingest path (`128MiB`).
+    /// Write-ahead log size after which the store checkpoints, off the ingest path (`64MiB`).
     pub checkpoint_wal: Option<String>,
     /// API keys, `ROLE[@TEAM]=KEY` (`KEY` = `sha256:<hex>` or the secret); none = open access.
     pub api_keys: Option<Vec<String>>,

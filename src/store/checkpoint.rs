@@ -41,12 +41,14 @@ use super::StoreError;
 /// Write-ahead log bytes after which the thread checkpoints, by default. What was appended since
 /// the last checkpoint waits in DuckDB's buffer pool, so this sets part of the peak memory while
 /// ingesting: 128 MiB against 256 MiB took 70–100 MB off the server's peak onto 10 million
-/// stored events and 100 MB onto an empty store, at the same events/s (BENCHMARKS.md,
-/// 2026-12-04). Smaller ones shorten the ack tail (a checkpoint holds `usage_events` against the
-/// writer's append while it writes it): 32 MiB gave a p99 of 408 against 583 ms over 10 million
-/// events, but 4 % fewer events/s, +110 MB of RSS and 82 against 80 bytes per event in use, as
-/// more partly filled row groups are left (BENCHMARKS.md, 2026-12-05).
-pub const CHECKPOINT_AFTER: u64 = 128 << 20;
+/// stored events (BENCHMARKS.md, 2026-12-04). Smaller ones shorten the ack tail, since a
+/// checkpoint holds `usage_events` against the writer's commit while it writes it: 64 MiB against
+/// 128 MiB gave p99s of 489/468 against 616/573 ms over 3 million events and 408 against 488 ms
+/// over 10 million, with the same events/s within the noise, the same peak RSS and the same bytes
+/// per event in use (78.9 against 79.8 at 10 million). 32 MiB went further (p99 408 against 583
+/// ms over 10 million on another machine) but cost 4 % of events/s and 82 bytes per event in
+/// use, as more partly filled row groups are left (BENCHMARKS.md, 2026-12-05).
+pub const CHECKPOINT_AFTER: u64 = 64 << 20;
 
 /// How often the log's size is looked at.
 const POLL: Duration = Duration::from_millis(100);
