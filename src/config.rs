@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.ingest.max_body_bytes, 64 * 1024 * 1024);
-        assert_eq!(config.checkpoint_wal_bytes, 128 * 1024 * 1024);
+        assert_eq!(config.checkpoint_wal_bytes, 64 * 1024 * 1024);
     }
 
     #[test]
