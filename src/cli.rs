@@ -55,7 +55,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 struct GlobalArgs {
     /// Optional TOML config file (keys: bind, data_dir, log, max_body, writer_queue,
-    /// request_timeout, prices_file, memory_limit, checkpoint_wal, retention, lake_dir,
+    /// request_timeout, prices_file, memory_limit, checkpoint_wal, duckdb_threads, retention, lake_dir,
     /// sql_timeout, sql_max_rows, sql_max_concurrent, sql_memory_limit, api_keys, insecure).
     #[arg(long, env = "LEDGER_CONFIG", global = true)]
     config: Option<PathBuf>,
@@ -282,6 +282,10 @@ struct ServeArgs {
     /// [default: 64MiB].
     #[arg(long, env = "LEDGER_CHECKPOINT_WAL")]
     checkpoint_wal: Option<String>,
+    /// DuckDB's worker threads [default: DuckDB's, one per core]. `1` on a 2-core host that
+    /// mostly ingests: the writer no longer spins while a worker runs its queries.
+    #[arg(long, env = "LEDGER_DUCKDB_THREADS")]
+    duckdb_threads: Option<usize>,
     /// Time limit of one ad-hoc SQL query [default: 30s].
     #[arg(long, env = "LEDGER_SQL_TIMEOUT")]
     sql_timeout: Option<String>,
@@ -636,6 +640,7 @@ fn build_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Resul
         prices_file: global.prices_file.clone(),
         memory_limit: global.memory_limit.clone(),
         checkpoint_wal: serve.and_then(|args| args.checkpoint_wal.clone()),
+        duckdb_threads: serve.and_then(|args| args.duckdb_threads),
         retention: global.retention.clone(),
         lake_dir: serve.and_then(|args| args.lake_dir.clone()),
         sql_timeout: serve.and_then(|args| args.sql_timeout.clone()),

@@ -50,6 +50,8 @@ pub struct RawConfig {
     pub memory_limit: Option<String>,
     /// Write-ahead log size after which the store checkpoints, off the ingest path (`64MiB`).
     pub checkpoint_wal: Option<String>,
+    /// DuckDB's worker threads; DuckDB's default (one per core) when absent.
+    pub duckdb_threads: Option<usize>,
     /// API keys, `ROLE[@TEAM]=KEY` (`KEY` = `sha256:<hex>` or the secret); none = open access.
     pub api_keys: Option<Vec<String>>,
     /// Serve a non-loopback address without API keys.
@@ -97,6 +99,7 @@ impl RawConfig {
             prices_file: higher.prices_file.or(self.prices_file),
             memory_limit: higher.memory_limit.or(self.memory_limit),
             checkpoint_wal: higher.checkpoint_wal.or(self.checkpoint_wal),
+            duckdb_threads: higher.duckdb_threads.or(self.duckdb_threads),
             api_keys: higher.api_keys.or(self.api_keys),
             insecure: higher.insecure.or(self.insecure),
             retention: higher.retention.or(self.retention),
@@ -176,6 +179,8 @@ pub struct Config {
     pub memory_limit: Option<String>,
     /// Write-ahead log bytes after which the store checkpoints.
     pub checkpoint_wal_bytes: u64,
+    /// DuckDB's `threads`; `None` keeps DuckDB's default.
+    pub duckdb_threads: Option<usize>,
     pub retention: RetentionPolicy,
     pub lake_dir: Option<PathBuf>,
     pub sql: SqlLimits,
@@ -219,6 +224,12 @@ impl Config {
                     })?
             }
         };
+        if raw.duckdb_threads == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "duckdb_threads",
+                reason: "expected at least 1 thread, got 0".to_owned(),
+            });
+        }
         let request_timeout = match raw.request_timeout.as_deref() {
             None => Duration::from_secs(60),
             Some(text) => parse_duration(text).ok_or_else(|| ConfigError::Invalid {
@@ -279,6 +290,7 @@ impl Config {
             prices_file: raw.prices_file,
             memory_limit: raw.memory_limit,
             checkpoint_wal_bytes,
+            duckdb_threads: raw.duckdb_threads,
             retention,
             lake_dir: raw.lake_dir,
             sql,
@@ -345,6 +357,22 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.ingest.max_body_bytes, 64 * 1024 * 1024);
         assert_eq!(config.checkpoint_wal_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.duckdb_threads, None);
+    }
+
+    #[test]
+    fn duckdb_threads_are_at_least_one() {
+        let with = |threads: usize| {
+            Config::resolve(RawConfig {
+                duckdb_threads: Some(threads),
+                ..RawConfig::default()
+            })
+        };
+        assert_eq!(with(1).unwrap().duckdb_threads, Some(1));
+        match with(0) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "duckdb_threads"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

@@ -69,6 +69,7 @@ fn open(config: &Config, release: Option<CacheRelease>) -> anyhow::Result<Ledger
         &StoreOptions {
             memory_limit: config.memory_limit.clone(),
             checkpoint_wal: config.checkpoint_wal_bytes,
+            threads: config.duckdb_threads,
             ..StoreOptions::default()
         },
     )?;

@@ -118,6 +118,16 @@ pub struct StoreOptions {
     /// ([`checkpoint::Checkpointer`]); DuckDB's own checkpoint in a commit is the backstop at
     /// four times this.
     pub checkpoint_wal: u64,
+    /// DuckDB's `threads`; `None` keeps DuckDB's default (one per core).
+    ///
+    /// DuckDB runs a query's tasks on its worker threads as well as on the thread that asked,
+    /// and that thread spins (`Executor::ExecuteTask`, taking and dropping the scheduler's
+    /// mutexes) while a worker holds a task of its query. The writer's queries (an appender
+    /// flush, a commit) are small and many, so a worker woken for each took the writer's work
+    /// while the writer spun. On 2 cores `threads = 1` took 13 % off the server's CPU per
+    /// ingested event and added 13–15 % events/s, and made the events-grain reports 1.9× slower
+    /// on an idle server (BENCHMARKS.md, "DuckDB's worker threads"), hence not the default.
+    pub threads: Option<usize>,
 }
 
 impl Default for StoreOptions {
@@ -126,6 +136,7 @@ impl Default for StoreOptions {
             memory_limit: None,
             readers: 4,
             checkpoint_wal: checkpoint::CHECKPOINT_AFTER,
+            threads: None,
         }
     }
 }
@@ -164,6 +175,10 @@ impl Store {
                 config.with("checkpoint_threshold", format!("{backstop} bytes"))
             })
             .and_then(|config| config.with("max_vacuum_tasks", MAX_VACUUM_TASKS.to_string()))
+            .and_then(|config| match options.threads {
+                Some(threads) => config.with("threads", threads.to_string()),
+                None => Ok(config),
+            })
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
                 source,
@@ -194,5 +209,36 @@ impl Store {
             write_conn: conn,
             readers,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threads_of(options: &StoreOptions) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), options).unwrap();
+        store
+            .readers
+            .with_conn(|conn| {
+                conn.query_row("SELECT current_setting('threads')::BIGINT", [], |row| row.get(0))
+                    .map_err(StoreError::db("reading threads"))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn duckdb_threads_are_set_only_when_asked() {
+        let one = StoreOptions {
+            threads: Some(1),
+            ..StoreOptions::default()
+        };
+        assert_eq!(threads_of(&one), 1);
+        let duckdb_default: i64 = Connection::open_in_memory()
+            .unwrap()
+            .query_row("SELECT current_setting('threads')::BIGINT", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(threads_of(&StoreOptions::default()), duckdb_default);
     }
 }

@@ -53,3 +53,23 @@ fn a_bad_setting_stops_startup_naming_the_key() {
         "a mistyped key must be named"
     );
 }
+
+#[test]
+fn duckdb_threads_come_from_the_flag_and_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--duckdb-threads", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`duckdb_threads`"), "{stderr}");
+    // One thread serves and ingests like the default.
+    let app = TestApp::spawn_with(&["--duckdb-threads", "1"], &[]);
+    let line = canonical("threads-1", "2026-11-01T10:00:00Z", "gpt-4o", 100, 10);
+    let (status, body) = app.ingest("", line.into_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 1, "{body}");
+}
