@@ -27,18 +27,25 @@ fn flags_beat_env_and_env_beats_the_file() {
     assert_eq!(app.ingest("", big).0, 413);
 }
 
-#[test]
-fn a_bad_setting_stops_startup_naming_the_key() {
+/// Starts `serve` with `args` in a fresh data directory, expecting it to refuse: its stderr.
+fn refused_startup(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["serve", "--bind", "not-an-address"])
+        .arg("serve")
+        .args(args)
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{args:?} must not start");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_setting_stops_startup_naming_the_key() {
+    let stderr = refused_startup(&["--bind", "not-an-address"]);
     assert!(stderr.contains("`bind`"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "bnd = \"127.0.0.1:1\"\n").unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
@@ -56,15 +63,7 @@ fn a_bad_setting_stops_startup_naming_the_key() {
 
 #[test]
 fn duckdb_threads_come_from_the_flag_and_zero_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llm-ledger"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--duckdb-threads", "0"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_startup(&["--duckdb-threads", "0"]);
     assert!(stderr.contains("`duckdb_threads`"), "{stderr}");
     // One thread serves and ingests like the default.
     let app = TestApp::spawn_with(&["--duckdb-threads", "1"], &[]);
